@@ -1,0 +1,30 @@
+#!/bin/sh
+# Install Dockyard on a Debian 12 host as root: system packages, a virtualenv at
+# $PREFIX (default /opt/dockyard) with the project and its dev tools, and the three
+# commands linked into /usr/local/bin. Idempotent: re-running only does what is missing.
+set -eu
+PREFIX=${PREFIX:-/opt/dockyard}
+HERE=$(cd "$(dirname "$0")/.." && pwd)
+PKGS="python3 python3-venv python3-dev make gcc busybox-static runc crun btrfs-progs jq procps iproute2 kmod"
+
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "installing:$missing" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+if [ ! -x "$PREFIX/bin/python" ]; then
+    /usr/bin/python3 -m venv "$PREFIX"
+fi
+"$PREFIX/bin/pip" install -q --disable-pip-version-check \
+    --config-settings editable_mode=compat -e "$HERE[dev]"
+for cmd in dockyard dockyardd dockyard-runtime; do
+    ln -sf "$PREFIX/bin/$cmd" "/usr/local/bin/$cmd"
+done
+# compile once so the commands start fast for every user
+"$PREFIX/bin/python" -m compileall -q "$HERE/src" >/dev/null
+echo "dockyard installed in $PREFIX; commands in /usr/local/bin" >&2

@@ -1,0 +1,1 @@
+"""The composition root of dockyardd: config, wiring, startup recovery, signals."""

@@ -1,0 +1,4 @@
+"""The public test toolkit: feature markers, leak checks, rootfs and bundle builders.
+
+Source code never imports this package; tests and benchmarks do.
+"""
