@@ -1,9 +1,6 @@
 """The kernel seam: the ONLY package that uses ctypes or raw syscalls.
 
 Every wrapper logs its arguments at debug level and raises ``OSError`` carrying errno
-and the path or arguments it was given.
+and the path or arguments it was given. Submodules are imported one by one (no eager
+imports here) to keep the runtime's start-up small.
 """
-
-from . import caps, mount, namespaces, probe, process
-
-__all__ = ["caps", "mount", "namespaces", "probe", "process"]

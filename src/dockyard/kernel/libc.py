@@ -7,13 +7,14 @@ so a failure deep in container setup still says what it was doing.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
-import logging
+
+from dockyard._internal import lazylog
 import os
 
-log = logging.getLogger(__name__)
+log = lazylog.getLogger(__name__)
 
-libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+# dlopen(NULL): the interpreter is linked against libc, and ctypes.util would cost 10 ms
+libc = ctypes.CDLL(None, use_errno=True)
 
 SYS_PIVOT_ROOT = 155  # x86_64
 SYS_CAPGET = 125

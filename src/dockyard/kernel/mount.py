@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import ctypes
-import logging
+from dockyard._internal import lazylog
 import os
 
 from .libc import SYS_PIVOT_ROOT, check, fsencode, libc
 
-log = logging.getLogger(__name__)
+log = lazylog.getLogger(__name__)
 
 MS_RDONLY = 0x1
 MS_NOSUID = 0x2

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import ctypes
-import logging
+from dockyard._internal import lazylog
 import os
 
 from .libc import check, libc
 
-log = logging.getLogger(__name__)
+log = lazylog.getLogger(__name__)
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWCGROUP = 0x02000000

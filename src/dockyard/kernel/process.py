@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import ctypes
-import logging
+from dockyard._internal import lazylog
 import os
 
 from .libc import check, libc
 
-log = logging.getLogger(__name__)
+log = lazylog.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
