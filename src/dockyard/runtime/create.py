@@ -15,7 +15,7 @@ from dockyard.errors import DockyardError, SystemFault
 
 from . import state as statemod
 from .hooks import run_hooks
-from .init import InitContext, stage1
+from .init import InitContext, early_cgroup, stage1
 from .sync import Channel, ChannelError
 
 TYPE_CHECKING = False
@@ -142,12 +142,16 @@ def create(
         if console is not None:
             console.close()
         chan = Channel(c2p_r, p2c_w)
-        chan.expect("ready")
-        cg.apply(stage1_pid)
-        if spec.new_namespace("user"):
-            _write_id_maps(stage1_pid, spec)
-        chan.send("go")
+        if early_cgroup(spec):
+            chan.expect("ready")
+            cg.apply(stage1_pid)
+            if spec.new_namespace("user"):
+                _write_id_maps(stage1_pid, spec)
+            chan.send("go")
         init_pid = int(chan.expect("pid"))
+        if not early_cgroup(spec):
+            cg.apply(init_pid)
+        chan.send("applied")
         os.waitpid(stage1_pid, 0)
         stage1_pid = 0
         tag, payload = chan.recv()

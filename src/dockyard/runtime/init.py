@@ -78,6 +78,14 @@ def _fail(chan: Channel, e: BaseException) -> None:
         os._exit(1)
 
 
+def early_cgroup(spec: Spec) -> bool:
+    """Must stage1 wait for the runtime (id maps, or the cgroup before a new cgroup
+    namespace) before it forks the init? Otherwise the runtime moves the init into its
+    cgroup while the init builds the rootfs: the first cgroup v1 migration waits out an
+    RCU grace period (about 9 ms here), which this overlaps with useful work."""
+    return spec.new_namespace("user") or spec.new_namespace("cgroup")
+
+
 def stage1(ctx: InitContext) -> None:
     chan = Channel(ctx.from_parent, ctx.to_parent)
     try:
@@ -90,8 +98,9 @@ def stage1(ctx: InitContext) -> None:
             kns.setns_path(path, kns.NAMESPACES[kind][0])  # type: ignore[arg-type]
         if spec.new_namespace("user"):
             kns.unshare(kns.CLONE_NEWUSER)
-        chan.send("ready")
-        chan.expect("go")
+        if early_cgroup(spec):
+            chan.send("ready")
+            chan.expect("go")
         if spec.new_namespace("user"):
             try:
                 os.setresgid(0, 0, 0)
@@ -173,6 +182,7 @@ def stage2(ctx: InitContext, chan: Channel) -> None:
             from dockyard.kernel import tty  # noqa: F401
         in_userns = spec.has_namespace("user")
         rootfs.prepare(spec, ctx.cgroup_dirs, in_userns)
+        chan.expect("applied")  # the init is in its cgroup
         if spec.hooks.get("prestart") or spec.hooks.get("createRuntime"):
             chan.send("hooks")
             chan.expect("go")

@@ -232,6 +232,14 @@ class Spec:
             _str(k, "linux.sysctl"): _str(v, f"linux.sysctl.{k}")
             for k, v in _obj(linux.get("sysctl"), "linux.sysctl").items()
         }
+        for key in self.sysctl:
+            need = _sysctl_namespace(key)
+            if need is None:
+                raise InvalidArgument(
+                    f"linux.sysctl: {key} is not namespaced; setting it would change the host"
+                )
+            if not self.new_namespace(need) and not self.has_namespace(need):
+                raise InvalidArgument(f"linux.sysctl: {key} needs a {need} namespace")
         self.masked_paths = _strs(linux.get("maskedPaths"), "linux.maskedPaths")
         self.readonly_paths = _strs(linux.get("readonlyPaths"), "linux.readonlyPaths")
         self.devices = [
@@ -248,6 +256,23 @@ class Spec:
 
     def new_namespace(self, kind: str) -> bool:
         return any(k == kind and p is None for k, p in self.namespaces)
+
+
+IPC_SYSCTLS = (
+    "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
+    "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced",
+)  # fmt: skip
+
+
+def _sysctl_namespace(key: str) -> str | None:
+    """The namespace that scopes sysctl ``key``, or None if it is host-wide."""
+    if key in IPC_SYSCTLS or key.startswith("fs.mqueue."):
+        return "ipc"
+    if key.startswith("net."):
+        return "network"
+    if key in ("kernel.hostname", "kernel.domainname"):
+        return "uts"
+    return None
 
 
 def _mappings(v: Any, where: str) -> list[tuple[int, int, int]]:

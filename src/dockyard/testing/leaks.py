@@ -11,7 +11,7 @@ from .names import PREFIX
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
-def _mounts() -> set[str]:
+def mounts() -> set[str]:
     out = set()
     with open("/proc/self/mountinfo") as f:
         for line in f:
@@ -21,7 +21,7 @@ def _mounts() -> set[str]:
     return out
 
 
-def _cgroups() -> set[str]:
+def cgroups() -> set[str]:
     out: set[str] = set()
     if not CGROUP_ROOT.is_dir():
         return out
@@ -71,7 +71,7 @@ class Snapshot:
 
     @classmethod
     def take(cls) -> Snapshot:
-        return cls(_mounts(), _cgroups(), _descendants())
+        return cls(mounts(), cgroups(), _descendants())
 
     def leaked_since(self, before: Snapshot) -> list[str]:
         out = [f"mount {m}" for m in sorted(self.mounts - before.mounts)]

@@ -88,3 +88,23 @@ def test_malformed_json_names_the_line(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text('{\n  "process": ,\n}')
     with pytest.raises(InvalidArgument, match="line 2 column 14"):
         spec.load(str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("sysctl", "message"),
+    [
+        ({"kernel.panic": "1"}, "kernel.panic is not namespaced"),
+        ({"vm.swappiness": "1"}, "vm.swappiness is not namespaced"),
+    ],
+)
+def test_host_wide_sysctls_are_refused(tmp_path: Path, sysctl: dict[str, str], message: str) -> None:
+    with pytest.raises(InvalidArgument, match=message):
+        spec.load(str(bundle_with(tmp_path, lambda c: c["linux"].update(sysctl=sysctl))))
+
+
+def test_namespaced_sysctls_are_accepted(tmp_path: Path) -> None:
+    s = spec.load(
+        str(bundle_with(tmp_path, lambda c: c["linux"].update(
+            sysctl={"net.ipv4.ip_forward": "1", "kernel.shmmax": "1000"})))
+    )  # fmt: skip
+    assert s.sysctl == {"net.ipv4.ip_forward": "1", "kernel.shmmax": "1000"}

@@ -1,0 +1,154 @@
+"""The ``CgroupManager`` role, its value objects, and the cgroup path rules.
+
+A manager is stateless apart from where its cgroup lives: the runtime builds a fresh one
+in every process (``create``, ``start``, ``kill``, ``delete`` run in different
+processes), so everything a method needs is read back from the file system.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Protocol, runtime_checkable
+
+from dockyard import errors
+
+from .resources import Resources
+
+# Reported as ``Stats.memory_limit`` when no limit applies. cgroup v1 shows "no limit" as
+# a page-rounded LONG_MAX, v2 as "max"; anything at or above 2**62 is taken as unlimited.
+UNLIMITED = -1
+_V1_UNLIMITED_FLOOR = 2**62
+
+# How long freeze/thaw and destroy wait for the kernel before giving up (seconds).
+DEFAULT_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class Stats:
+    """A point-in-time reading of a cgroup; ``memory_limit`` is -1 when unlimited."""
+
+    memory_usage: int
+    memory_peak: int
+    memory_limit: int
+    cpu_usage_ns: int
+    pids_current: int
+    oom_kills: int
+
+
+@dataclass(frozen=True)
+class Hierarchy:
+    """One mounted cgroup v1 hierarchy: its root directory and the controllers it holds.
+
+    Named hierarchies (``name=systemd``) carry their name as a controller, as in
+    ``/proc/self/mountinfo``.
+    """
+
+    root: Path
+    controllers: frozenset[str]
+
+
+@runtime_checkable
+class CgroupManager(Protocol):
+    """One container's cgroup in every hierarchy of the host."""
+
+    def create(self) -> None:
+        """Make the cgroup directories (idempotent)."""
+        ...
+
+    def apply(self, pid: int) -> None:
+        """Move ``pid`` into the cgroup in every hierarchy."""
+        ...
+
+    def set(self, resources: Resources) -> None:
+        """Write the limits; InvalidArgument/NotSupported/SystemFault name file and value."""
+        ...
+
+    def freeze(self) -> None:
+        """Freeze every process, returning once the kernel reports the cgroup frozen."""
+        ...
+
+    def thaw(self) -> None:
+        """Thaw every process, returning once the kernel reports the cgroup thawed."""
+        ...
+
+    def frozen(self) -> bool:
+        """True when the cgroup is frozen."""
+        ...
+
+    def pids(self) -> list[int]:
+        """Every process in the cgroup and its descendants, sorted."""
+        ...
+
+    def stats(self) -> Stats:
+        """Current usage counters."""
+        ...
+
+    def oom_killed(self) -> bool:
+        """True once the OOM killer has killed a process of this cgroup."""
+        ...
+
+    def kill_all(self, sig: int) -> None:
+        """Send ``sig`` to every process in the cgroup (does not wait for them to exit)."""
+        ...
+
+    def destroy(self) -> None:
+        """Remove the cgroup everywhere, waiting briefly for exiting tasks; idempotent."""
+        ...
+
+    def paths(self) -> dict[str, Path]:
+        """Controller name -> cgroup directory (``""`` names the cgroup2 directory)."""
+        ...
+
+    def exists(self) -> bool:
+        """True while the cgroup directory exists in any hierarchy."""
+        ...
+
+
+def default_path(container_id: str) -> str:
+    """The cgroupsPath Dockyard uses when the bundle gives none: ``/dockyard/<id>``."""
+    if not container_id or "/" in container_id or container_id in (".", ".."):
+        raise errors.InvalidArgument(f"invalid container id for a cgroup name: {container_id!r}")
+    return f"/dockyard/{container_id}"
+
+
+def relative_path(cgroups_path: str) -> PurePosixPath:
+    """Validate an OCI ``linux.cgroupsPath`` and return it relative to a hierarchy root.
+
+    Absolute paths are taken relative to each hierarchy root, as runc's cgroupfs driver
+    does. Relative paths are *also* placed under the hierarchy root (runc would nest them
+    under the caller's own cgroup from /proc/self/cgroup); Dockyard always passes absolute
+    paths, so the simpler rule costs nothing and keeps ``root`` injectable for tests.
+    """
+    if not isinstance(cgroups_path, str) or not cgroups_path.strip("/"):
+        raise errors.InvalidArgument(
+            f"invalid cgroupsPath {cgroups_path!r}: expected a path like /dockyard/<id>"
+        )
+    if "\0" in cgroups_path or "\n" in cgroups_path:
+        raise errors.InvalidArgument(f"invalid cgroupsPath {cgroups_path!r}: control character")
+    if len(cgroups_path.split(":")) == 3:
+        raise errors.InvalidArgument(
+            f"cgroupsPath {cgroups_path!r} is in the systemd 'slice:prefix:name' form, but "
+            "only the cgroupfs driver is supported: use a path like /dockyard/<id>"
+        )
+    parts = [p for p in cgroups_path.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise errors.InvalidArgument(
+            f"invalid cgroupsPath {cgroups_path!r}: '..' components are not allowed"
+        )
+    if not parts:
+        raise errors.InvalidArgument(
+            f"invalid cgroupsPath {cgroups_path!r}: the root cgroup cannot be a container's"
+        )
+    return PurePosixPath(*parts)
+
+
+def memory_limit_value(raw: str | None) -> int:
+    """Normalise a limit file's text ("max", a huge v1 number, bytes) for ``Stats``."""
+    if raw is None:
+        return UNLIMITED
+    raw = raw.strip()
+    if raw == "max" or not raw.isdigit():
+        return UNLIMITED
+    value = int(raw)
+    return UNLIMITED if value >= _V1_UNLIMITED_FLOOR else value

@@ -1,0 +1,242 @@
+"""``CgroupV2Manager``: one directory in the unified hierarchy, limits written as runc does.
+
+Device rules are not enforced: cgroup v2 controls devices with an eBPF program attached
+to the cgroup, which needs the bpf(2) syscall and is out of scope for this pure-file
+package. Any rule other than "allow everything" is logged as a warning and skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from pathlib import Path
+
+from dockyard import errors
+
+from . import files
+from .manager import DEFAULT_TIMEOUT, Stats, memory_limit_value, relative_path
+from .resources import Resources
+
+log = logging.getLogger(__name__)
+
+
+def limit_text(value: int) -> str:
+    """A v2 limit file's spelling of an OCI value: -1 is "max"."""
+    return "max" if value == -1 else str(value)
+
+
+def swap_max(memory: int | None, swap: int | None) -> str | None:
+    """``memory.swap.max`` for OCI memory/swap (a memory+swap total), or None to leave it.
+
+    Mirrors runc's ConvertMemorySwapToCgroupV2Value: v2 limits swap alone, so the value
+    is the total minus the memory limit.
+    """
+    if swap is None:
+        # "unlimited memory" with swap unset means unlimited swap too, as on v1.
+        return "max" if memory == -1 else None
+    if swap == -1:
+        return "max"
+    if memory is None or memory == -1:
+        raise errors.InvalidArgument(
+            f"memory.swap {swap} needs a memory limit: on cgroup v2 the swap limit is "
+            "derived as swap - memory"
+        )
+    if swap < memory:
+        raise errors.InvalidArgument(
+            f"memory.swap {swap} is below memory.limit {memory}: swap is the memory+swap total"
+        )
+    return str(swap - memory)
+
+
+def cpu_max(quota: int | None, period: int | None) -> str | None:
+    """``cpu.max`` text: "<quota|max> [period]"; None when neither is set."""
+    if quota is None and period is None:
+        return None
+    text = str(quota) if quota is not None and quota > 0 else "max"
+    return text if period is None else f"{text} {period}"
+
+
+class CgroupV2Manager:
+    """A container cgroup on a unified (cgroup v2 only) host."""
+
+    def __init__(self, root: Path, path: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self._root = root
+        self._relative = relative_path(path)
+        self._timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._root / self._relative})"
+
+    @property
+    def _dir(self) -> Path:
+        return self._root / self._relative
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def create(self) -> None:
+        current = self._root
+        for part in self._relative.parts:
+            # A controller's files appear in a child only once every ancestor lists it
+            # in cgroup.subtree_control; the leaf keeps its own empty, so that processes
+            # may join it ("no internal processes" rule).
+            enable_controllers(current)
+            current = current / part
+            files.make_dir(current)
+
+    def apply(self, pid: int) -> None:
+        files.write(self._dir / "cgroup.procs", str(pid))
+
+    def destroy(self) -> None:
+        files.remove_tree(self._dir, self._timeout)
+
+    def exists(self) -> bool:
+        return self._dir.is_dir()
+
+    def paths(self) -> dict[str, Path]:
+        return {"": self._dir}
+
+    # -- limits -----------------------------------------------------------------------
+
+    def set(self, resources: Resources) -> None:
+        r, d = resources, self._dir
+        if r.cpuset_cpus is not None:
+            files.write(d / "cpuset.cpus", r.cpuset_cpus)
+        if r.cpuset_mems is not None:
+            files.write(d / "cpuset.mems", r.cpuset_mems)
+        if any(not (rule.allow and rule.is_everything) for rule in r.devices):
+            log.warning(
+                "cgroup v2 device rules need eBPF, which Dockyard does not load: "
+                "%d device rule(s) for %s not enforced",
+                len(r.devices),
+                d,
+            )
+        self._set_memory(r)
+        if r.cpu_weight is not None:
+            files.write(d / "cpu.weight", str(r.cpu_weight))
+        quota_period = cpu_max(r.cpu_quota, r.cpu_period)
+        if quota_period is not None:
+            files.write(d / "cpu.max", quota_period)
+        if r.pids_limit is not None:
+            files.write(d / "pids.max", str(r.pids_limit) if r.pids_limit > 0 else "max")
+        if r.blkio_weight is not None:
+            self._set_io_weight(r)
+
+    def _set_memory(self, r: Resources) -> None:
+        d = self._dir
+        swap = swap_max(r.memory_limit, r.memory_swap)
+        if swap is not None:
+            path = d / "memory.swap.max"
+            if path.exists():
+                files.write(path, swap)
+            elif swap != "max":
+                # Without swap there is nothing to cap, so only a real limit is an error.
+                raise errors.NotSupported(
+                    f"a swap limit was requested but {path} is missing: the kernel has no "
+                    "swap accounting - drop memory.swap"
+                )
+        if r.memory_limit is not None:
+            files.write(d / "memory.max", limit_text(r.memory_limit))
+        if r.memory_reservation is not None:
+            files.write(d / "memory.low", limit_text(r.memory_reservation))
+
+    def _set_io_weight(self, r: Resources) -> None:
+        d = self._dir
+        # BFQ takes the v1 range as is; io.weight (iocost) wants 1..10000.
+        if (d / "io.bfq.weight").exists():
+            files.write(d / "io.bfq.weight", str(r.blkio_weight))
+        elif (d / "io.weight").exists():
+            files.write(d / "io.weight", str(r.io_weight))
+        else:
+            raise errors.NotSupported(
+                f"cannot set blkio weight {r.blkio_weight}: neither io.bfq.weight nor "
+                f"io.weight exists in {d} (io controller or BFQ missing) - drop blockIO.weight"
+            )
+
+    # -- freezer ----------------------------------------------------------------------
+
+    def frozen(self) -> bool:
+        events = files.read_keyed(self._dir / "cgroup.events")
+        if "frozen" in events:
+            return events["frozen"] == 1
+        # Without cgroup.events (never on a real kernel with cgroup.freeze), trust the
+        # requested state.
+        return (files.read(self._dir / "cgroup.freeze") or "").strip() == "1"
+
+    def freeze(self) -> None:
+        self._set_frozen(True)
+
+    def thaw(self) -> None:
+        self._set_frozen(False)
+
+    def _set_frozen(self, frozen: bool) -> None:
+        files.write(self._dir / "cgroup.freeze", "1" if frozen else "0")
+        if not files.wait_until(lambda: self.frozen() == frozen, self._timeout):
+            word = "freeze" if frozen else "thaw"
+            raise errors.SystemFault(f"cgroup {self._dir} did not {word} in {self._timeout:g}s")
+
+    # -- inspection -------------------------------------------------------------------
+
+    def pids(self) -> list[int]:
+        return sorted(files.procs(self._dir))
+
+    def stats(self) -> Stats:
+        d = self._dir
+        if not d.is_dir():
+            raise errors.NotFound(f"no such cgroup: {d}")
+        return Stats(
+            memory_usage=files.read_int(d / "memory.current"),
+            memory_peak=files.read_int(d / "memory.peak"),
+            memory_limit=memory_limit_value(files.read(d / "memory.max")),
+            cpu_usage_ns=files.read_keyed(d / "cpu.stat").get("usage_usec", 0) * 1000,
+            pids_current=files.read_int(d / "pids.current")
+            if (d / "pids.current").exists()
+            else len(self.pids()),
+            oom_kills=self._oom_kills(),
+        )
+
+    def _oom_kills(self) -> int:
+        # memory.events is hierarchical: kills in child cgroups count too.
+        return files.read_keyed(self._dir / "memory.events").get("oom_kill", 0)
+
+    def oom_killed(self) -> bool:
+        return self._oom_kills() > 0
+
+    def kill_all(self, sig: int) -> None:
+        kill_file = self._dir / "cgroup.kill"
+        if sig == signal.SIGKILL and kill_file.exists():
+            # The kernel kills the whole subtree atomically, forks in flight included.
+            files.write(kill_file, "1")
+            return
+        if not (self._dir / "cgroup.freeze").exists():
+            files.send(self.pids(), sig)
+            return
+        was_frozen = self.frozen()
+        if not was_frozen:
+            self.freeze()
+        try:
+            files.send(self.pids(), sig)
+        finally:
+            if not was_frozen:
+                self.thaw()
+
+
+def enable_controllers(directory: Path) -> None:
+    """Enable every controller ``directory`` offers for its children (as runc does)."""
+    offered = (files.read(directory / "cgroup.controllers") or "").split()
+    enabled = set((files.read(directory / "cgroup.subtree_control") or "").split())
+    wanted = [c for c in offered if c not in enabled]
+    if not wanted:
+        return
+    control = directory / "cgroup.subtree_control"
+    try:
+        files.write(control, " ".join(f"+{c}" for c in wanted))
+        return
+    except (errors.InvalidArgument, errors.SystemFault, errors.NotSupported):
+        pass
+    # One refused controller (threaded mode, a busy parent) fails the whole write;
+    # enable the others one by one.
+    for c in wanted:
+        try:
+            files.write(control, f"+{c}")
+        except (errors.InvalidArgument, errors.SystemFault, errors.NotSupported) as e:
+            log.warning("cannot enable controller %s in %s: %s", c, directory, e)
