@@ -31,11 +31,10 @@ kernel:
 conformance:
 	$(PYTEST) tests/conformance
 
-integration:
-	$(PYTEST) tests/integration
-
-e2e:
-	$(PYTEST) tests/e2e
+# a tier with no tests yet says so (pytest would exit 5 and fail the run)
+integration e2e:
+	@if ls tests/$@/test_*.py >/dev/null 2>&1; then $(PYTEST) tests/$@; \
+	 else echo "tests/$@: no tests yet (they arrive with the daemon)"; fi
 
 # every tier that needs root
 root-test: kernel conformance integration e2e

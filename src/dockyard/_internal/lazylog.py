@@ -52,7 +52,7 @@ class LazyLogger:
             self._logger().error(msg, *args)
 
 
-def getLogger(name: str) -> LazyLogger:  # noqa: N802 - mirrors logging.getLogger
+def getLogger(name: str) -> LazyLogger:
     return LazyLogger(name)
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ctypes
+
 from dockyard._internal import lazylog
+
 from .libc import SYS_CAPGET, SYS_CAPSET, check, libc
 from .process import (
     PR_CAP_AMBIENT,
@@ -80,7 +82,9 @@ def mask(names: list[str] | None) -> int:
     """A bit mask from capability names; unknown names raise ValueError naming them."""
     bits = 0
     for name in names or []:
-        n = CAP_NUMBERS.get(name.upper() if name.upper().startswith("CAP_") else f"CAP_{name.upper()}")
+        n = CAP_NUMBERS.get(
+            name.upper() if name.upper().startswith("CAP_") else f"CAP_{name.upper()}"
+        )
         if n is None:
             raise ValueError(f"unknown capability {name!r}")
         bits |= 1 << n

@@ -7,9 +7,9 @@ so a failure deep in container setup still says what it was doing.
 from __future__ import annotations
 
 import ctypes
+import os
 
 from dockyard._internal import lazylog
-import os
 
 log = lazylog.getLogger(__name__)
 

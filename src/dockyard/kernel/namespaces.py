@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import ctypes
-from dockyard._internal import lazylog
 import os
+
+from dockyard._internal import lazylog
 
 from .libc import check, libc
 

@@ -213,12 +213,12 @@ def cmd_list(p: Parsed) -> int:
         return 0
     rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]]
     for st in states:
-        rows.append(
-            [st["id"], str(st["pid"]), st["status"], st["bundle"], st["created"], "root"]
-        )
+        rows.append([st["id"], str(st["pid"]), st["status"], st["bundle"], st["created"], "root"])
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
-        sys.stdout.write("   ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() + "\n")
+        sys.stdout.write(
+            "   ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() + "\n"
+        )
     return 0
 
 

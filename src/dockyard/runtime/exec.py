@@ -26,10 +26,7 @@ if TYPE_CHECKING:
     import socket
     from typing import Any
 
-_BOOT = (
-    "import sys; sys.path[:0] = {paths!r}; "
-    "from dockyard.runtime.nsexec import main; main({fd})"
-)
+_BOOT = "import sys; sys.path[:0] = {paths!r}; from dockyard.runtime.nsexec import main; main({fd})"
 
 
 def build_process(
@@ -48,12 +45,12 @@ def build_process(
     if process_file:
         try:
             with open(process_file, "rb") as f:
-                raw = fastjson.loads(f.read())
-        except (OSError, ValueError) as e:
-            raise InvalidArgument(f"--process {process_file}: {e}") from None
-        if not isinstance(raw, dict):
+                given = fastjson.loads(f.read())
+        except (OSError, ValueError) as err:
+            raise InvalidArgument(f"--process {process_file}: {err}") from None
+        if not isinstance(given, dict):
             raise InvalidArgument(f"--process {process_file}: expected a JSON object")
-        return Process(raw, "process")
+        return Process(given, "process")
     if not args:
         raise InvalidArgument("exec: give the command to run, or --process")
     raw: dict[str, Any] = dict(c.data["process"])
@@ -97,7 +94,7 @@ def _launcher(job_fd: int, keep: list[int]) -> None:
         pkg_root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
         boot = _BOOT.format(paths=[pkg_root], fd=job_fd)
         os.execv(exe, [exe, "-I", "-S", "-c", boot])
-    except BaseException as e:  # noqa: BLE001
+    except BaseException as e:
         os.write(2, f"dockyard-runtime: exec launcher: {e}\n".encode())
     os._exit(127)
 

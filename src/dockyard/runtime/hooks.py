@@ -56,7 +56,9 @@ def run_hooks(hooks: dict[str, list[dict[str, Any]]], kind: str, state: dict[str
         run_hook(hook, state, kind)
 
 
-def run_hooks_warn(hooks: dict[str, list[dict[str, Any]]], kind: str, state: dict[str, Any]) -> None:
+def run_hooks_warn(
+    hooks: dict[str, list[dict[str, Any]]], kind: str, state: dict[str, Any]
+) -> None:
     """poststart and poststop: a failure is a warning and the rest still run (OCI)."""
     for hook in hooks.get(kind, []):
         try:

@@ -91,11 +91,9 @@ def stage1(ctx: InitContext) -> None:
     try:
         spec = ctx.spec
         # joining comes first: after a new user namespace we would lack the rights
-        joins = sorted(
-            ((k, p) for k, p in spec.namespaces if p), key=lambda kp: kp[0] != "user"
-        )
-        for kind, path in joins:
-            kns.setns_path(path, kns.NAMESPACES[kind][0])  # type: ignore[arg-type]
+        joins = sorted(((k, p) for k, p in spec.namespaces if p), key=lambda kp: kp[0] != "user")
+        for kind, nspath in joins:
+            kns.setns_path(nspath, kns.NAMESPACES[kind][0])
         if spec.new_namespace("user"):
             kns.unshare(kns.CLONE_NEWUSER)
         if early_cgroup(spec):
@@ -108,8 +106,8 @@ def stage1(ctx: InitContext) -> None:
             except OSError:
                 pass  # root is not mapped: stay the mapped user
         flags = 0
-        for kind, path in spec.namespaces:
-            if path is None and kind != "user":
+        for kind, joined in spec.namespaces:
+            if joined is None and kind != "user":
                 flags |= kns.NAMESPACES[kind][0]
         if flags:
             kns.unshare(flags)
@@ -117,7 +115,7 @@ def stage1(ctx: InitContext) -> None:
         if pid == 0:
             stage2(ctx, chan)
         chan.send("pid", str(pid))
-    except BaseException as e:  # noqa: BLE001 - everything must reach the parent
+    except BaseException as e:
         _fail(chan, e)
     os._exit(0)
 
@@ -170,10 +168,10 @@ def _state(spec: Spec, cid: str, status: str) -> dict[str, object]:
 
 
 def stage2(ctx: InitContext, chan: Channel) -> None:
+    spec = ctx.spec
+    proc = spec.process
+    assert proc is not None
     try:
-        spec = ctx.spec
-        proc = spec.process
-        assert proc is not None
         kproc.set_dumpable(False)
         if proc.terminal:
             # everything used after pivot_root must be imported before it
@@ -207,7 +205,7 @@ def stage2(ctx: InitContext, chan: Channel) -> None:
         env = credentials.environment(proc)
         chan.send("created")
         chan.close()
-    except BaseException as e:  # noqa: BLE001 - everything must reach the parent
+    except BaseException as e:
         _fail(chan, e)
     try:
         # blocks until `start` opens the fifo for reading
@@ -220,6 +218,6 @@ def stage2(ctx: InitContext, chan: Channel) -> None:
         credentials.execute(exe, proc, env, ctx.preserve_fds)
     except DockyardError as e:
         os.write(2, f"dockyard-runtime: {e}\n".encode())
-    except BaseException as e:  # noqa: BLE001
+    except BaseException as e:
         os.write(2, f"dockyard-runtime: {describe(e)}\n".encode())
     os._exit(127)

@@ -34,7 +34,7 @@ def parse_signal(text: str) -> int:
         n = int(t)
     else:
         t = t.removeprefix("SIG")
-        if t.startswith("RTMIN") or t.startswith("RTMAX"):
+        if t.startswith(("RTMIN", "RTMAX")):
             base = 34 if t.startswith("RTMIN") else 64
             off = t[5:]
             n = base + (int(off) if off else 0) if not off.startswith("-") else base - int(off[1:])

@@ -59,7 +59,7 @@ def _child(chan: Channel, proc: Process, console: int, preserve_fds: int) -> Non
         exe = credentials.lookup_executable(proc)
         env = credentials.environment(proc)
         credentials.become(proc)
-    except BaseException as e:  # noqa: BLE001
+    except BaseException as e:
         chan.send("error", describe(e))
         os._exit(127)
     credentials.execute(exe, proc, env, preserve_fds)
@@ -88,7 +88,7 @@ def main(job_fd: int) -> None:
             kns.setns(fd, kns.NAMESPACES[kind][0], kind)
             os.close(fd)
         pid = os.fork()
-    except BaseException as e:  # noqa: BLE001
+    except BaseException as e:
         if chan.wfd >= 0:
             chan.send("error", describe(e))
         os._exit(127)

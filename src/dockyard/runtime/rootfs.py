@@ -286,8 +286,6 @@ def finish(spec: Spec) -> None:
         if not os.path.lexists(path):
             continue
         km.mount(path, path, None, km.MS_BIND | km.MS_REC)
-        km.mount(
-            None, path, None, km.MS_BIND | km.MS_REMOUNT | km.MS_RDONLY | _locked_flags(path)
-        )
+        km.mount(None, path, None, km.MS_BIND | km.MS_REMOUNT | km.MS_RDONLY | _locked_flags(path))
     if spec.root_readonly:
         km.mount(None, "/", None, km.MS_BIND | km.MS_REMOUNT | km.MS_RDONLY | _locked_flags("/"))

@@ -109,7 +109,9 @@ class Process:
             for name in _strs(caps.get(kind), f"{where}.capabilities.{kind}"):
                 n = CAP_NUMBERS.get(name)
                 if n is None:
-                    raise InvalidArgument(f"{where}.capabilities.{kind}: unknown capability {name!r}")
+                    raise InvalidArgument(
+                        f"{where}.capabilities.{kind}: unknown capability {name!r}"
+                    )
                 bits |= 1 << n
             self.caps[kind] = bits
         self.rlimits: list[tuple[str, int, int, int]] = []
@@ -143,7 +145,9 @@ class Mount:
     def __init__(self, raw: dict[str, Any], where: str) -> None:
         self.destination = _str(raw.get("destination"), f"{where}.destination")
         if not self.destination.startswith("/"):
-            raise InvalidArgument(f"{where}.destination: must be absolute, got {self.destination!r}")
+            raise InvalidArgument(
+                f"{where}.destination: must be absolute, got {self.destination!r}"
+            )
         self.type = _str(raw.get("type"), f"{where}.type", "")
         self.source = _str(raw.get("source"), f"{where}.source", "")
         self.options = _strs(raw.get("options"), f"{where}.options")
@@ -221,9 +225,8 @@ class Spec:
                 raise InvalidArgument(
                     "linux: a new user namespace needs uidMappings and gidMappings"
                 )
-        elif self.uid_mappings or self.gid_mappings:
-            if not self.has_namespace("user"):
-                raise InvalidArgument("linux: uid/gid mappings given without a user namespace")
+        elif (self.uid_mappings or self.gid_mappings) and not self.has_namespace("user"):
+            raise InvalidArgument("linux: uid/gid mappings given without a user namespace")
         if self.hostname and not self.new_namespace("uts"):
             raise InvalidArgument("hostname: setting it needs a new uts namespace")
         if not self.new_namespace("mount"):
@@ -288,7 +291,8 @@ def _mappings(v: Any, where: str) -> list[tuple[int, int, int]]:
             )
         out.append((c, h, n))
     spans = sorted((c, c + n) for c, _, n in out)
-    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+    for i in range(1, len(spans)):
+        start, end = spans[i][0], spans[i - 1][1]
         if start < end:
             raise InvalidArgument(f"{where}: container id ranges overlap")
     return out

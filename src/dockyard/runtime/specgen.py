@@ -15,7 +15,9 @@ _DEFAULT: dict[str, Any] = {
         "args": ["sh"],
         "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
         "cwd": "/",
-        "capabilities": {k: list(DEFAULT_CAPS) for k in ("bounding", "effective", "permitted", "ambient")},
+        "capabilities": {
+            k: list(DEFAULT_CAPS) for k in ("bounding", "effective", "permitted", "ambient")
+        },
         "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
         "noNewPrivileges": True,
     },

@@ -126,7 +126,9 @@ def load(root: str, cid: str) -> Container:
     except FileNotFoundError:
         raise NotFound(f"container {cid!r} does not exist") from None
     except ValueError as e:
-        raise InvalidArgument(f"{path} is damaged ({e}): 'delete --force {cid}' removes it") from None
+        raise InvalidArgument(
+            f"{path} is damaged ({e}): 'delete --force {cid}' removes it"
+        ) from None
     return Container(root, cid, data)
 
 

@@ -7,7 +7,7 @@ import pytest
 from dockyard._internal import fastjson
 
 SAMPLES = [
-    {"a": [1, 2.5, None, True, False, "é\"x\n"], "b": {}, "c": []},
+    {"a": [1, 2.5, None, True, False, 'é"x\n'], "b": {}, "c": []},
     [],
     "plain",
     {"nested": {"deep": [{"k": -3}]}},
@@ -23,7 +23,12 @@ def test_round_trip_matches_json(obj: object) -> None:
 
 @pytest.mark.parametrize(
     ("doc", "message"),
-    [('{"a": }', "line 1 column 7"), ("{} x", "extra data"), ("NaN", "invalid JSON"), ("", "invalid JSON")],
+    [
+        ('{"a": }', "line 1 column 7"),
+        ("{} x", "extra data"),
+        ("NaN", "invalid JSON"),
+        ("", "invalid JSON"),
+    ],
 )
 def test_bad_documents_raise_value_error(doc: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):

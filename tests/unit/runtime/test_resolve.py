@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from dockyard.errors import InvalidArgument
-from dockyard.runtime.rootfs import parse_options, resolve_in_root
 from dockyard.kernel import mount as km
+from dockyard.runtime.rootfs import parse_options, resolve_in_root
 
 
 def test_plain_and_missing_paths(tmp_path: Path) -> None:
@@ -32,7 +32,7 @@ def test_relative_symlink_inside_root(tmp_path: Path) -> None:
 def test_symlink_climbing_out_is_refused(tmp_path: Path) -> None:
     (tmp_path / "mnt").mkdir()
     os.symlink("../../../../../tmp/host", tmp_path / "mnt/escape")
-    with pytest.raises(InvalidArgument, match="symlink /mnt/escape -> .* outside the rootfs"):
+    with pytest.raises(InvalidArgument, match=r"symlink /mnt/escape -> .* outside the rootfs"):
         resolve_in_root(str(tmp_path), "/mnt/escape", "mount destination")
 
 
@@ -44,7 +44,7 @@ def test_symlink_loop_is_refused(tmp_path: Path) -> None:
 
 
 def test_dotdot_in_destination_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(InvalidArgument, match="'..' leaves the rootfs"):
+    with pytest.raises(InvalidArgument, match=r"'\.\.' leaves the rootfs"):
         resolve_in_root(str(tmp_path), "/../etc")
 
 

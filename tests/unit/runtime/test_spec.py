@@ -97,7 +97,9 @@ def test_malformed_json_names_the_line(tmp_path: Path) -> None:
         ({"vm.swappiness": "1"}, "vm.swappiness is not namespaced"),
     ],
 )
-def test_host_wide_sysctls_are_refused(tmp_path: Path, sysctl: dict[str, str], message: str) -> None:
+def test_host_wide_sysctls_are_refused(
+    tmp_path: Path, sysctl: dict[str, str], message: str
+) -> None:
     with pytest.raises(InvalidArgument, match=message):
         spec.load(str(bundle_with(tmp_path, lambda c: c["linux"].update(sysctl=sysctl))))
 
