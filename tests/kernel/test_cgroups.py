@@ -14,10 +14,14 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from dockyard.cgroups import CgroupHybridManager, CgroupManager, Resources, manager_for
+from dockyard.cgroups import CgroupHybridManager, Resources, manager_for
+
+if TYPE_CHECKING:
+    from dockyard.cgroups import CgroupManager
 
 pytestmark = pytest.mark.requires("cgroups")
 
@@ -77,18 +81,18 @@ def spawn(cgroup: CgroupManager) -> Iterator[Spawn]:
 
 def limit_file(cgroup: CgroupManager, v1_name: str, v2_name: str) -> Path:
     paths = cgroup.paths()
-    directory = paths.get("memory", paths[""])
+    directory = Path(paths.get("memory", paths[""]))
     return directory / v1_name if (directory / v1_name).exists() else directory / v2_name
 
 
 def test_apply_moves_the_process(cgroup: CgroupManager, spawn: Spawn) -> None:
     proc = spawn("sleep", "30")
     assert proc.pid in cgroup.pids()
-    name = cgroup.paths()["memory" if "memory" in cgroup.paths() else ""].name
+    name = Path(cgroup.paths()["memory" if "memory" in cgroup.paths() else ""]).name
     assert name in Path(f"/proc/{proc.pid}/cgroup").read_text()
     if isinstance(cgroup, CgroupHybridManager):
         # Tracked in the cgroup2 mount too, as systemd does for its units.
-        procs = (cgroup.paths()[""] / "cgroup.procs").read_text().split()
+        procs = Path(cgroup.paths()[""], "cgroup.procs").read_text().split()
         assert str(proc.pid) in procs
 
 
@@ -122,9 +126,9 @@ def test_freeze_and_thaw(cgroup: CgroupManager, spawn: Spawn) -> None:
     assert cgroup.frozen()
     paths = cgroup.paths()
     if "freezer" in paths:
-        assert (paths["freezer"] / "freezer.state").read_text().strip() == "FROZEN"
+        assert Path(paths["freezer"], "freezer.state").read_text().strip() == "FROZEN"
     else:
-        assert "frozen 1" in (paths[""] / "cgroup.events").read_text()
+        assert "frozen 1" in Path(paths[""], "cgroup.events").read_text()
     cgroup.thaw()
     assert not cgroup.frozen()
 
@@ -173,7 +177,7 @@ def test_kill_all_with_sigterm(cgroup: CgroupManager, spawn: Spawn) -> None:
 
 def test_destroy_removes_every_directory(cgroup: CgroupManager, spawn: Spawn) -> None:
     spawn("sleep", "30")
-    dirs = set(cgroup.paths().values())
+    dirs = {Path(d) for d in cgroup.paths().values()}
     assert all(d.is_dir() for d in dirs)
     # Right after the kill the task may still be exiting: destroy waits for it.
     cgroup.kill_all(signal.SIGKILL)

@@ -57,17 +57,18 @@ def test_mount_failure_names_the_target(tmp_path: Path) -> None:
 
 def test_setns_joins_a_namespace_by_path() -> None:
     def child() -> bool:
-        r, w = os.pipe()
+        ready_r, ready_w = os.pipe()
+        done_r, done_w = os.pipe()
         pid = os.fork()
         if pid == 0:
             namespaces.unshare(namespaces.CLONE_NEWUTS)
             process.sethostname("dyt-joined")
-            os.write(w, b"x")
-            os.read(r, 1)  # wait until the parent has joined
+            os.write(ready_w, b"x")
+            os.read(done_r, 1)  # stay alive until the parent has joined
             os._exit(0)
-        os.read(r, 1)
+        os.read(ready_r, 1)
         namespaces.setns_path(f"/proc/{pid}/ns/uts", namespaces.CLONE_NEWUTS)
-        os.write(w, b"x")
+        os.write(done_w, b"x")
         os.waitpid(pid, 0)
         return socket.gethostname() == "dyt-joined"
 

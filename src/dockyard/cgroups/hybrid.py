@@ -14,18 +14,22 @@ root cgroup for every other user of it.
 
 from __future__ import annotations
 
-import logging
-import signal
-from collections.abc import Sequence
-from pathlib import Path
+import os
 
 from dockyard import errors
+from dockyard._internal import lazylog
 
 from . import files
-from .manager import DEFAULT_TIMEOUT, Hierarchy
+from .manager import DEFAULT_TIMEOUT, SIGKILL
 from .v1 import CgroupV1Manager
 
-log = logging.getLogger(__name__)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .manager import Hierarchy
+
+log = lazylog.getLogger(__name__)
 
 
 class CgroupHybridManager(CgroupV1Manager):
@@ -34,35 +38,30 @@ class CgroupHybridManager(CgroupV1Manager):
     def __init__(
         self,
         hierarchies: Sequence[Hierarchy],
-        unified: Path,
+        unified: str | os.PathLike[str],
         path: str,
         *,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         super().__init__(hierarchies, path, timeout=timeout)
-        self._unified_root = unified
-
-    @property
-    def _unified(self) -> Path:
-        return self._unified_root / self._relative
+        self._unified_root = os.fspath(unified)
+        self._unified = os.path.join(self._unified_root, self._relative)
 
     def create(self) -> None:
         super().create()
-        current = self._unified_root
         try:
-            for part in self._relative.parts:
-                current = current / part
-                files.make_dir(current)
+            files.make_dirs(self._unified_root, self._relative)
         except errors.SystemFault as e:
             log.warning("not tracking %s in the cgroup2 mount: %s", self, e)
 
     def apply(self, pid: int) -> None:
         super().apply(pid)
-        if not self._unified.is_dir():
-            return
         try:
-            files.write(self._unified / "cgroup.procs", str(pid))
+            files.write(os.path.join(self._unified, "cgroup.procs"), str(pid))
         except errors.DockyardError as e:
+            # No cgroup2 directory: create() could not make it and has said so already.
+            if not os.path.isdir(self._unified):
+                return
             log.warning("pid %d not placed in the cgroup2 mount: %s", pid, e)
 
     def destroy(self) -> None:
@@ -79,12 +78,12 @@ class CgroupHybridManager(CgroupV1Manager):
             raise failure
 
     def exists(self) -> bool:
-        return super().exists() or self._unified.is_dir()
+        return super().exists() or os.path.isdir(self._unified)
 
-    def paths(self) -> dict[str, Path]:
+    def paths(self) -> dict[str, str]:
         out = super().paths()
-        offered = (files.read(self._unified_root / "cgroup.controllers") or "").split()
-        for controller in offered:
+        controllers = os.path.join(self._unified_root, "cgroup.controllers")
+        for controller in (files.read(controllers) or "").split():
             out.setdefault(controller, self._unified)
         out[""] = self._unified
         return out
@@ -93,17 +92,19 @@ class CgroupHybridManager(CgroupV1Manager):
         return sorted(set(super().pids()) | files.procs(self._unified))
 
     def kill_all(self, sig: int) -> None:
-        kill_file = self._unified / "cgroup.kill"
-        if sig != signal.SIGKILL or not kill_file.exists():
+        if sig != SIGKILL:
             super().kill_all(sig)
             return
         # cgroup.kill ends the cgroup2 subtree atomically (forks in flight included),
         # so no freeze is needed; anything that never joined the cgroup2 side still gets
         # its signal from the v1 pid list.
+        kill_file = os.path.join(self._unified, "cgroup.kill")
         try:
             files.write(kill_file, "1")
         except errors.DockyardError as e:
-            log.warning("cgroup.kill failed, falling back to the v1 freezer: %s", e)
+            # A missing file (kernel < 5.14, no cgroup2 directory) needs no warning.
+            if os.path.exists(kill_file):
+                log.warning("cgroup.kill failed, falling back to the v1 freezer: %s", e)
             super().kill_all(sig)
             return
         files.send(super().pids(), sig)

@@ -7,13 +7,13 @@ processes), so everything a method needs is read back from the file system.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
-from typing import Protocol, runtime_checkable
-
 from dockyard import errors
 
-from .resources import Resources
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    from .resources import Resources
 
 # Reported as ``Stats.memory_limit`` when no limit applies. cgroup v1 shows "no limit" as
 # a page-rounded LONG_MAX, v2 as "max"; anything at or above 2**62 is taken as unlimited.
@@ -23,20 +23,68 @@ _V1_UNLIMITED_FLOOR = 2**62
 # How long freeze/thaw and destroy wait for the kernel before giving up (seconds).
 DEFAULT_TIMEOUT = 5.0
 
+# signal.SIGKILL, without importing signal (and enum) on the container start path.
+SIGKILL = 9
 
-@dataclass(frozen=True)
+# Stats and Hierarchy are plain classes with __slots__ rather than frozen dataclasses:
+# ``dataclasses`` costs milliseconds of imports on the container start path. They are
+# immutable by convention: never assign to a field.
+
+
 class Stats:
     """A point-in-time reading of a cgroup; ``memory_limit`` is -1 when unlimited."""
 
-    memory_usage: int
-    memory_peak: int
-    memory_limit: int
-    cpu_usage_ns: int
-    pids_current: int
-    oom_kills: int
+    __slots__ = (
+        "cpu_usage_ns",
+        "memory_limit",
+        "memory_peak",
+        "memory_usage",
+        "oom_kills",
+        "pids_current",
+    )
+
+    def __init__(
+        self,
+        memory_usage: int,
+        memory_peak: int,
+        memory_limit: int,
+        cpu_usage_ns: int,
+        pids_current: int,
+        oom_kills: int,
+    ) -> None:
+        self.memory_usage = memory_usage
+        self.memory_peak = memory_peak
+        self.memory_limit = memory_limit
+        self.cpu_usage_ns = cpu_usage_ns
+        self.pids_current = pids_current
+        self.oom_kills = oom_kills
+
+    def _key(self) -> tuple[int, int, int, int, int, int]:
+        return (
+            self.memory_usage,
+            self.memory_peak,
+            self.memory_limit,
+            self.cpu_usage_ns,
+            self.pids_current,
+            self.oom_kills,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Stats) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (
+            f"Stats(memory_usage={self.memory_usage!r}, memory_peak={self.memory_peak!r},"
+            f" memory_limit={self.memory_limit!r}, cpu_usage_ns={self.cpu_usage_ns!r},"
+            f" pids_current={self.pids_current!r}, oom_kills={self.oom_kills!r})"
+        )
 
 
-@dataclass(frozen=True)
 class Hierarchy:
     """One mounted cgroup v1 hierarchy: its root directory and the controllers it holds.
 
@@ -44,65 +92,84 @@ class Hierarchy:
     ``/proc/self/mountinfo``.
     """
 
-    root: Path
-    controllers: frozenset[str]
+    __slots__ = ("controllers", "root")
+
+    def __init__(self, root: str, controllers: frozenset[str]) -> None:
+        self.root = root
+        self.controllers = controllers
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Hierarchy) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return self.root == other.root and self.controllers == other.controllers
+
+    def __hash__(self) -> int:
+        return hash((self.root, self.controllers))
+
+    def __repr__(self) -> str:
+        return f"Hierarchy(root={self.root!r}, controllers={self.controllers!r})"
 
 
-@runtime_checkable
-class CgroupManager(Protocol):
-    """One container's cgroup in every hierarchy of the host."""
+if TYPE_CHECKING:
 
-    def create(self) -> None:
-        """Make the cgroup directories (idempotent)."""
-        ...
+    class CgroupManager(Protocol):
+        """One container's cgroup in every hierarchy of the host.
 
-    def apply(self, pid: int) -> None:
-        """Move ``pid`` into the cgroup in every hierarchy."""
-        ...
+        Defined for type checkers only: ``typing`` is too costly to import on the
+        container start path, and nothing checks ``isinstance`` against the role.
+        """
 
-    def set(self, resources: Resources) -> None:
-        """Write the limits; InvalidArgument/NotSupported/SystemFault name file and value."""
-        ...
+        def create(self) -> None:
+            """Make the cgroup directories (idempotent)."""
+            ...
 
-    def freeze(self) -> None:
-        """Freeze every process, returning once the kernel reports the cgroup frozen."""
-        ...
+        def apply(self, pid: int) -> None:
+            """Move ``pid`` into the cgroup in every hierarchy."""
+            ...
 
-    def thaw(self) -> None:
-        """Thaw every process, returning once the kernel reports the cgroup thawed."""
-        ...
+        def set(self, resources: Resources) -> None:
+            """Write the limits; InvalidArgument/NotSupported/SystemFault name file and value."""
+            ...
 
-    def frozen(self) -> bool:
-        """True when the cgroup is frozen."""
-        ...
+        def freeze(self) -> None:
+            """Freeze every process, returning once the kernel reports the cgroup frozen."""
+            ...
 
-    def pids(self) -> list[int]:
-        """Every process in the cgroup and its descendants, sorted."""
-        ...
+        def thaw(self) -> None:
+            """Thaw every process, returning once the kernel reports the cgroup thawed."""
+            ...
 
-    def stats(self) -> Stats:
-        """Current usage counters."""
-        ...
+        def frozen(self) -> bool:
+            """True when the cgroup is frozen."""
+            ...
 
-    def oom_killed(self) -> bool:
-        """True once the OOM killer has killed a process of this cgroup."""
-        ...
+        def pids(self) -> list[int]:
+            """Every process in the cgroup and its descendants, sorted."""
+            ...
 
-    def kill_all(self, sig: int) -> None:
-        """Send ``sig`` to every process in the cgroup (does not wait for them to exit)."""
-        ...
+        def stats(self) -> Stats:
+            """Current usage counters."""
+            ...
 
-    def destroy(self) -> None:
-        """Remove the cgroup everywhere, waiting briefly for exiting tasks; idempotent."""
-        ...
+        def oom_killed(self) -> bool:
+            """True once the OOM killer has killed a process of this cgroup."""
+            ...
 
-    def paths(self) -> dict[str, Path]:
-        """Controller name -> cgroup directory (``""`` names the cgroup2 directory)."""
-        ...
+        def kill_all(self, sig: int) -> None:
+            """Send ``sig`` to every process in the cgroup (does not wait for them to exit)."""
+            ...
 
-    def exists(self) -> bool:
-        """True while the cgroup directory exists in any hierarchy."""
-        ...
+        def destroy(self) -> None:
+            """Remove the cgroup everywhere, waiting briefly for exiting tasks; idempotent."""
+            ...
+
+        def paths(self) -> dict[str, str]:
+            """Controller name -> cgroup directory (``""`` names the cgroup2 directory)."""
+            ...
+
+        def exists(self) -> bool:
+            """True while the cgroup directory exists in any hierarchy."""
+            ...
 
 
 def default_path(container_id: str) -> str:
@@ -112,8 +179,10 @@ def default_path(container_id: str) -> str:
     return f"/dockyard/{container_id}"
 
 
-def relative_path(cgroups_path: str) -> PurePosixPath:
+def relative_path(cgroups_path: str) -> str:
     """Validate an OCI ``linux.cgroupsPath`` and return it relative to a hierarchy root.
+
+    The result is normalised (``//a/./b/`` -> ``a/b``) and never empty.
 
     Absolute paths are taken relative to each hierarchy root, as runc's cgroupfs driver
     does. Relative paths are *also* placed under the hierarchy root (runc would nest them
@@ -140,7 +209,7 @@ def relative_path(cgroups_path: str) -> PurePosixPath:
         raise errors.InvalidArgument(
             f"invalid cgroupsPath {cgroups_path!r}: the root cgroup cannot be a container's"
         )
-    return PurePosixPath(*parts)
+    return "/".join(parts)
 
 
 def memory_limit_value(raw: str | None) -> int:

@@ -10,12 +10,11 @@ limit of zero or below is unlimited too.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
-
 from dockyard import errors
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 PREFIX = "linux.resources"
 
@@ -26,18 +25,46 @@ MAX_SHARES = 262144
 MIN_BLKIO_WEIGHT = 10
 MAX_BLKIO_WEIGHT = 1000
 
-_CPU_LIST = re.compile(r"^\s*\d+(-\d+)?(\s*,\s*\d+(-\d+)?)*\s*$")
+# The value objects below are plain classes with __slots__ rather than frozen dataclasses:
+# ``dataclasses`` pulls in inspect, ast and re, which the OCI runtime cannot afford on the
+# container start path. They are immutable by convention: never assign to a field.
 
 
-@dataclass(frozen=True)
 class DeviceRule:
     """One ``linux.resources.devices`` entry; ``None`` major/minor is the ``*`` wildcard."""
 
-    allow: bool
-    type: str = "a"
-    major: int | None = None
-    minor: int | None = None
-    access: str = "rwm"
+    __slots__ = ("access", "allow", "major", "minor", "type")
+
+    def __init__(
+        self,
+        allow: bool,
+        type: str = "a",
+        major: int | None = None,
+        minor: int | None = None,
+        access: str = "rwm",
+    ) -> None:
+        self.allow = allow
+        self.type = type
+        self.major = major
+        self.minor = minor
+        self.access = access
+
+    def _key(self) -> tuple[bool, str, int | None, int | None, str]:
+        return (self.allow, self.type, self.major, self.minor, self.access)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, DeviceRule) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (
+            f"DeviceRule(allow={self.allow!r}, type={self.type!r}, major={self.major!r},"
+            f" minor={self.minor!r}, access={self.access!r})"
+        )
 
     def line(self) -> str:
         """The rule as the v1 devices controller reads it, e.g. ``c 1:3 rwm``."""
@@ -54,21 +81,78 @@ class DeviceRule:
         return self.type == "a"
 
 
-@dataclass(frozen=True)
 class Resources:
     """The limits of one container; ``None`` leaves a knob untouched."""
 
-    memory_limit: int | None = None
-    memory_reservation: int | None = None
-    memory_swap: int | None = None
-    cpu_shares: int | None = None
-    cpu_quota: int | None = None
-    cpu_period: int | None = None
-    cpuset_cpus: str | None = None
-    cpuset_mems: str | None = None
-    pids_limit: int | None = None
-    blkio_weight: int | None = None
-    devices: tuple[DeviceRule, ...] = ()
+    __slots__ = (
+        "blkio_weight",
+        "cpu_period",
+        "cpu_quota",
+        "cpu_shares",
+        "cpuset_cpus",
+        "cpuset_mems",
+        "devices",
+        "memory_limit",
+        "memory_reservation",
+        "memory_swap",
+        "pids_limit",
+    )
+
+    # Field order, as in the constructor (used by __eq__, __hash__ and __repr__).
+    _FIELDS = (
+        "memory_limit",
+        "memory_reservation",
+        "memory_swap",
+        "cpu_shares",
+        "cpu_quota",
+        "cpu_period",
+        "cpuset_cpus",
+        "cpuset_mems",
+        "pids_limit",
+        "blkio_weight",
+        "devices",
+    )
+
+    def __init__(
+        self,
+        memory_limit: int | None = None,
+        memory_reservation: int | None = None,
+        memory_swap: int | None = None,
+        cpu_shares: int | None = None,
+        cpu_quota: int | None = None,
+        cpu_period: int | None = None,
+        cpuset_cpus: str | None = None,
+        cpuset_mems: str | None = None,
+        pids_limit: int | None = None,
+        blkio_weight: int | None = None,
+        devices: tuple[DeviceRule, ...] = (),
+    ) -> None:
+        self.memory_limit = memory_limit
+        self.memory_reservation = memory_reservation
+        self.memory_swap = memory_swap
+        self.cpu_shares = cpu_shares
+        self.cpu_quota = cpu_quota
+        self.cpu_period = cpu_period
+        self.cpuset_cpus = cpuset_cpus
+        self.cpuset_mems = cpuset_mems
+        self.pids_limit = pids_limit
+        self.blkio_weight = blkio_weight
+        self.devices = devices
+
+    def _key(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self._FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Resources) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._FIELDS)
+        return f"Resources({fields})"
 
     @property
     def cpu_weight(self) -> int | None:
@@ -85,7 +169,7 @@ class Resources:
         return 1 + ((self.blkio_weight - 10) * 9999) // 990
 
     @classmethod
-    def from_oci(cls, d: Mapping[str, Any] | None) -> Resources:
+    def from_oci(cls, d: dict[str, Any] | None) -> Resources:
         """Parse ``linux.resources``; raise InvalidArgument naming the bad field."""
         if d is None:
             return cls()
@@ -136,20 +220,21 @@ class Resources:
         )
 
 
-def _mapping(value: object, field: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
+def _mapping(value: object, field: str) -> dict[str, Any]:
+    # JSON objects are dicts; a dict check avoids importing collections.abc on the start path.
+    if not isinstance(value, dict):
         raise errors.InvalidArgument(f"{field}: expected an object, got {value!r}")
     return value
 
 
-def _section(d: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+def _section(d: dict[str, Any], name: str) -> dict[str, Any]:
     value = d.get(name)
     if value is None:
         return {}
     return _mapping(value, f"{PREFIX}.{name}")
 
 
-def _int(section: Mapping[str, Any], field: str, *, minimum: int | None = None) -> int | None:
+def _int(section: dict[str, Any], field: str, *, minimum: int | None = None) -> int | None:
     """The integer at ``field`` (dotted, section first), or None when absent."""
     value = section.get(field.split(".", 1)[1])
     if value is None:
@@ -168,7 +253,7 @@ def _unset_zero(value: int | None) -> int | None:
     return None if value == 0 else value
 
 
-def _memory_value(section: Mapping[str, Any], field: str) -> int | None:
+def _memory_value(section: dict[str, Any], field: str) -> int | None:
     """Memory sizes: bytes > 0, -1 for unlimited, 0 for unset (as runc)."""
     value = _int(section, field)
     if value is not None and value < -1:
@@ -178,21 +263,30 @@ def _memory_value(section: Mapping[str, Any], field: str) -> int | None:
     return _unset_zero(value)
 
 
-def _cpu_list(section: Mapping[str, Any], field: str) -> str | None:
+def _cpu_list(section: dict[str, Any], field: str) -> str | None:
     value = section.get(field.split(".", 1)[1])
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or not _CPU_LIST.match(value):
+    if not isinstance(value, str) or not _is_cpu_list(value):
         raise errors.InvalidArgument(
             f"{PREFIX}.{field}: expected a list like '0-3,5', got {value!r}"
         )
     return value.replace(" ", "")
 
 
+def _is_cpu_list(text: str) -> bool:
+    """True for a list like ``0-3, 5``: ranges or numbers, blanks allowed around commas."""
+    for item in text.split(","):
+        low, dash, high = item.strip().partition("-")
+        if not low.isdecimal() or (dash and not high.isdecimal()):
+            return False
+    return True
+
+
 def _devices(value: object) -> tuple[DeviceRule, ...]:
     if value is None:
         return ()
-    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+    if not isinstance(value, list | tuple):
         raise errors.InvalidArgument(f"{PREFIX}.devices: expected a list, got {value!r}")
     return tuple(_device(entry, f"{PREFIX}.devices[{i}]") for i, entry in enumerate(value))
 

@@ -6,26 +6,30 @@ that tools walking them see the container, so failures there are logged, not rai
 
 from __future__ import annotations
 
-import logging
-import signal
+import os
 import time
-from collections.abc import Sequence
-from pathlib import Path
 
 from dockyard import errors
+from dockyard._internal import lazylog
 
 from . import files
 from .manager import (
     DEFAULT_TIMEOUT,
+    SIGKILL,
     UNLIMITED,
-    Hierarchy,
     Stats,
     memory_limit_value,
     relative_path,
 )
-from .resources import DeviceRule, Resources
 
-log = logging.getLogger(__name__)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .manager import Hierarchy
+    from .resources import DeviceRule, Resources
+
+log = lazylog.getLogger(__name__)
 
 MEMORY_LIMIT = "memory.limit_in_bytes"
 MEMSW_LIMIT = "memory.memsw.limit_in_bytes"
@@ -47,7 +51,7 @@ def device_writes(rules: Sequence[DeviceRule]) -> list[tuple[str, str]]:
 
 
 def memory_writes(
-    resources: Resources, current_limit: int, has_memsw: bool, memsw_path: Path
+    resources: Resources, current_limit: int, has_memsw: bool, memsw_path: str
 ) -> list[tuple[str, int]]:
     """(file, value) writes for memory and memory+swap, ordered as runc's setMemoryAndSwap.
 
@@ -87,16 +91,16 @@ class CgroupV1Manager:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(/{self._relative})"
 
-    def _dir(self, h: Hierarchy) -> Path:
-        return h.root / self._relative
+    def _dir(self, h: Hierarchy) -> str:
+        return os.path.join(h.root, self._relative)
 
-    def _controller(self, name: str) -> Path | None:
+    def _controller(self, name: str) -> str | None:
         for h in self._hierarchies:
             if name in h.controllers:
                 return self._dir(h)
         return None
 
-    def _require(self, name: str, purpose: str) -> Path:
+    def _require(self, name: str, purpose: str) -> str:
         d = self._controller(name)
         if d is None:
             raise errors.NotSupported(
@@ -108,7 +112,7 @@ class CgroupV1Manager:
     def _named_only(h: Hierarchy) -> bool:
         return all(c.startswith("name=") for c in h.controllers)
 
-    def _dirs(self) -> list[Path]:
+    def _dirs(self) -> list[str]:
         return [self._dir(h) for h in self._hierarchies]
 
     # -- lifecycle --------------------------------------------------------------------
@@ -117,23 +121,25 @@ class CgroupV1Manager:
         for h in self._hierarchies:
             try:
                 self._make(h)
-            except errors.SystemFault:
+            except errors.SystemFault as e:
                 if not self._named_only(h):
                     raise
-                log.warning("skipping named cgroup hierarchy %s", h.root, exc_info=True)
+                log.warning("skipping named cgroup hierarchy %s: %s", h.root, e)
 
     def _make(self, h: Hierarchy) -> None:
+        if "cpuset" not in h.controllers:
+            files.make_dirs(h.root, self._relative)
+            return
         current = h.root
-        for part in self._relative.parts:
-            parent, current = current, current / part
+        for part in self._relative.split("/"):
+            parent, current = current, os.path.join(current, part)
             files.make_dir(current)
-            if "cpuset" in h.controllers:
-                # A new v1 cpuset starts empty and refuses tasks until both are filled.
-                for name in ("cpuset.cpus", "cpuset.mems"):
-                    self._copy_if_empty(parent / name, current / name)
+            # A new v1 cpuset starts empty and refuses tasks until both are filled.
+            for name in ("cpuset.cpus", "cpuset.mems"):
+                self._copy_if_empty(os.path.join(parent, name), os.path.join(current, name))
 
     @staticmethod
-    def _copy_if_empty(source: Path, target: Path) -> None:
+    def _copy_if_empty(source: str, target: str) -> None:
         mine = files.read(target)
         if mine is None or mine.strip():
             return
@@ -142,7 +148,7 @@ class CgroupV1Manager:
     def apply(self, pid: int) -> None:
         for h in self._hierarchies:
             try:
-                files.write(self._dir(h) / "cgroup.procs", str(pid))
+                files.write(os.path.join(self._dir(h), "cgroup.procs"), str(pid))
             except errors.DockyardError:
                 if not self._named_only(h):
                     raise
@@ -159,9 +165,9 @@ class CgroupV1Manager:
             raise failures[0]
 
     def exists(self) -> bool:
-        return any(d.is_dir() for d in self._dirs())
+        return any(os.path.isdir(d) for d in self._dirs())
 
-    def paths(self) -> dict[str, Path]:
+    def paths(self) -> dict[str, str]:
         return {c: self._dir(h) for h in self._hierarchies for c in sorted(h.controllers)}
 
     # -- limits -----------------------------------------------------------------------
@@ -171,36 +177,37 @@ class CgroupV1Manager:
         if r.cpuset_cpus is not None or r.cpuset_mems is not None:
             d = self._require("cpuset", "set cpuset.cpus/cpuset.mems")
             if r.cpuset_cpus is not None:
-                files.write(d / "cpuset.cpus", r.cpuset_cpus)
+                files.write(os.path.join(d, "cpuset.cpus"), r.cpuset_cpus)
             if r.cpuset_mems is not None:
-                files.write(d / "cpuset.mems", r.cpuset_mems)
+                files.write(os.path.join(d, "cpuset.mems"), r.cpuset_mems)
         if r.devices:
             d = self._require("devices", "apply device rules")
             for name, line in device_writes(r.devices):
-                files.write(d / name, line)
+                files.write(os.path.join(d, name), line)
         if r.memory_limit is not None or r.memory_swap is not None:
             self._set_memory(r)
         if r.memory_reservation is not None:
             d = self._require("memory", "set a memory reservation")
-            files.write(d / "memory.soft_limit_in_bytes", str(r.memory_reservation))
+            files.write(os.path.join(d, "memory.soft_limit_in_bytes"), str(r.memory_reservation))
         if r.cpu_shares is not None or r.cpu_quota is not None or r.cpu_period is not None:
             self._set_cpu(r)
         if r.pids_limit is not None:
             d = self._require("pids", "set a pids limit")
-            files.write(d / "pids.max", str(r.pids_limit) if r.pids_limit > 0 else "max")
+            limit = str(r.pids_limit) if r.pids_limit > 0 else "max"
+            files.write(os.path.join(d, "pids.max"), limit)
         if r.blkio_weight is not None:
             self._set_blkio_weight(r.blkio_weight)
 
     def _set_memory(self, r: Resources) -> None:
         d = self._require("memory", "set a memory limit")
-        memsw = d / MEMSW_LIMIT
-        current = files.read_int(d / MEMORY_LIMIT)
-        for name, value in memory_writes(r, current, memsw.exists(), memsw):
+        memsw = os.path.join(d, MEMSW_LIMIT)
+        current = files.read_int(os.path.join(d, MEMORY_LIMIT))
+        for name, value in memory_writes(r, current, os.path.exists(memsw), memsw):
             try:
-                files.write(d / name, str(value))
+                files.write(os.path.join(d, name), str(value))
             except errors.InvalidArgument as e:
-                usage = files.read_int(d / "memory.usage_in_bytes")
-                peak = files.read_int(d / "memory.max_usage_in_bytes")
+                usage = files.read_int(os.path.join(d, "memory.usage_in_bytes"))
+                peak = files.read_int(os.path.join(d, "memory.max_usage_in_bytes"))
                 raise errors.InvalidArgument(
                     f"{e} (current usage {usage} bytes, peak {peak}; memory.swap must be "
                     "at least memory.limit)"
@@ -209,8 +216,9 @@ class CgroupV1Manager:
     def _set_cpu(self, r: Resources) -> None:
         d = self._require("cpu", "set cpu shares/quota/period")
         if r.cpu_shares is not None:
-            files.write(d / "cpu.shares", str(r.cpu_shares))
-            got = files.read_int(d / "cpu.shares")
+            shares = os.path.join(d, "cpu.shares")
+            files.write(shares, str(r.cpu_shares))
+            got = files.read_int(shares)
             if got != r.cpu_shares:
                 raise errors.InvalidArgument(
                     f"cpu.shares {r.cpu_shares} was clamped by the kernel to {got} in {d}"
@@ -218,7 +226,7 @@ class CgroupV1Manager:
         pending_period = r.cpu_period
         if r.cpu_period is not None:
             try:
-                files.write(d / "cpu.cfs_period_us", str(r.cpu_period))
+                files.write(os.path.join(d, "cpu.cfs_period_us"), str(r.cpu_period))
                 pending_period = None
             except errors.InvalidArgument:
                 # A shorter period can be refused while the old quota is still in place
@@ -226,15 +234,16 @@ class CgroupV1Manager:
                 if r.cpu_quota is None:
                     raise
         if r.cpu_quota is not None:
-            files.write(d / "cpu.cfs_quota_us", str(r.cpu_quota))
+            files.write(os.path.join(d, "cpu.cfs_quota_us"), str(r.cpu_quota))
             if pending_period is not None:
-                files.write(d / "cpu.cfs_period_us", str(pending_period))
+                files.write(os.path.join(d, "cpu.cfs_period_us"), str(pending_period))
 
     def _set_blkio_weight(self, weight: int) -> None:
         d = self._require("blkio", "set a blkio weight")
         for name in ("blkio.weight", "blkio.bfq.weight"):
-            if (d / name).exists():
-                files.write(d / name, str(weight))
+            path = os.path.join(d, name)
+            if os.path.exists(path):
+                files.write(path, str(weight))
                 return
         raise errors.NotSupported(
             f"cannot set blkio weight {weight}: neither blkio.weight nor blkio.bfq.weight "
@@ -243,8 +252,8 @@ class CgroupV1Manager:
 
     # -- freezer ----------------------------------------------------------------------
 
-    def _freezer_state(self) -> Path:
-        return self._require("freezer", "freeze") / "freezer.state"
+    def _freezer_state(self) -> str:
+        return os.path.join(self._require("freezer", "freeze"), "freezer.state")
 
     def frozen(self) -> bool:
         return (files.read(self._freezer_state()) or "").strip() == "FROZEN"
@@ -267,7 +276,8 @@ class CgroupV1Manager:
         if not files.wait_until(reached, self._timeout):
             files.write(state, "THAWED")
             raise errors.SystemFault(
-                f"cgroup {state.parent} did not freeze within {self._timeout:g}s; thawed it"
+                f"cgroup {os.path.dirname(state)} did not freeze within {self._timeout:g}s;"
+                " thawed it"
             )
 
     def thaw(self) -> None:
@@ -276,7 +286,9 @@ class CgroupV1Manager:
         if not files.wait_until(
             lambda: (files.read(state) or "").strip() == "THAWED", self._timeout
         ):
-            raise errors.SystemFault(f"cgroup {state.parent} is still frozen (parent frozen?)")
+            raise errors.SystemFault(
+                f"cgroup {os.path.dirname(state)} is still frozen (parent frozen?)"
+            )
 
     # -- inspection -------------------------------------------------------------------
 
@@ -293,15 +305,15 @@ class CgroupV1Manager:
         limit = UNLIMITED
         memory = self._controller("memory")
         if memory is not None:
-            usage = files.read_int(memory / "memory.usage_in_bytes")
-            peak = files.read_int(memory / "memory.max_usage_in_bytes")
-            limit = memory_limit_value(files.read(memory / MEMORY_LIMIT))
+            usage = files.read_int(os.path.join(memory, "memory.usage_in_bytes"))
+            peak = files.read_int(os.path.join(memory, "memory.max_usage_in_bytes"))
+            limit = memory_limit_value(files.read(os.path.join(memory, MEMORY_LIMIT)))
         cpuacct = self._controller("cpuacct")
         if cpuacct is not None:
-            cpu = files.read_int(cpuacct / "cpuacct.usage")
+            cpu = files.read_int(os.path.join(cpuacct, "cpuacct.usage"))
         pids = self._controller("pids")
-        if pids is not None and (pids / "pids.current").exists():
-            current = files.read_int(pids / "pids.current")
+        if pids is not None and os.path.exists(os.path.join(pids, "pids.current")):
+            current = files.read_int(os.path.join(pids, "pids.current"))
         else:
             current = len(self.pids())
         return Stats(usage, peak, limit, cpu, current, self._oom_kills())
@@ -310,14 +322,14 @@ class CgroupV1Manager:
         memory = self._controller("memory")
         if memory is None:
             return 0
-        return files.read_keyed(memory / "memory.oom_control").get("oom_kill", 0)
+        return files.read_keyed(os.path.join(memory, "memory.oom_control")).get("oom_kill", 0)
 
     def oom_killed(self) -> bool:
         return self._oom_kills() > 0
 
     def kill_all(self, sig: int) -> None:
         freezer = self._controller("freezer")
-        if freezer is None or not (freezer / "freezer.state").exists():
+        if freezer is None or not os.path.exists(os.path.join(freezer, "freezer.state")):
             files.send(self.pids(), sig)
             return
         # Freeze first so nothing forks between reading the pid list and signalling it.
@@ -329,5 +341,5 @@ class CgroupV1Manager:
         finally:
             # v1 frozen tasks cannot act on SIGKILL until thawed; other signals to a
             # paused container stay queued and the container stays paused.
-            if not was_frozen or sig == signal.SIGKILL:
+            if not was_frozen or sig == SIGKILL:
                 self.thaw()

@@ -7,17 +7,19 @@ package. Any rule other than "allow everything" is logged as a warning and skipp
 
 from __future__ import annotations
 
-import logging
-import signal
-from pathlib import Path
+import os
 
 from dockyard import errors
+from dockyard._internal import lazylog
 
 from . import files
-from .manager import DEFAULT_TIMEOUT, Stats, memory_limit_value, relative_path
-from .resources import Resources
+from .manager import DEFAULT_TIMEOUT, SIGKILL, Stats, memory_limit_value, relative_path
 
-log = logging.getLogger(__name__)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .resources import Resources
+
+log = lazylog.getLogger(__name__)
 
 
 def limit_text(value: int) -> str:
@@ -59,40 +61,39 @@ def cpu_max(quota: int | None, period: int | None) -> str | None:
 class CgroupV2Manager:
     """A container cgroup on a unified (cgroup v2 only) host."""
 
-    def __init__(self, root: Path, path: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
-        self._root = root
+    def __init__(
+        self, root: str | os.PathLike[str], path: str, *, timeout: float = DEFAULT_TIMEOUT
+    ) -> None:
+        self._root = os.fspath(root)
         self._relative = relative_path(path)
         self._timeout = timeout
+        self._dir = os.path.join(self._root, self._relative)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._root / self._relative})"
-
-    @property
-    def _dir(self) -> Path:
-        return self._root / self._relative
+        return f"{type(self).__name__}({self._dir})"
 
     # -- lifecycle --------------------------------------------------------------------
 
     def create(self) -> None:
         current = self._root
-        for part in self._relative.parts:
+        for part in self._relative.split("/"):
             # A controller's files appear in a child only once every ancestor lists it
             # in cgroup.subtree_control; the leaf keeps its own empty, so that processes
             # may join it ("no internal processes" rule).
             enable_controllers(current)
-            current = current / part
+            current = os.path.join(current, part)
             files.make_dir(current)
 
     def apply(self, pid: int) -> None:
-        files.write(self._dir / "cgroup.procs", str(pid))
+        files.write(os.path.join(self._dir, "cgroup.procs"), str(pid))
 
     def destroy(self) -> None:
         files.remove_tree(self._dir, self._timeout)
 
     def exists(self) -> bool:
-        return self._dir.is_dir()
+        return os.path.isdir(self._dir)
 
-    def paths(self) -> dict[str, Path]:
+    def paths(self) -> dict[str, str]:
         return {"": self._dir}
 
     # -- limits -----------------------------------------------------------------------
@@ -100,9 +101,9 @@ class CgroupV2Manager:
     def set(self, resources: Resources) -> None:
         r, d = resources, self._dir
         if r.cpuset_cpus is not None:
-            files.write(d / "cpuset.cpus", r.cpuset_cpus)
+            files.write(os.path.join(d, "cpuset.cpus"), r.cpuset_cpus)
         if r.cpuset_mems is not None:
-            files.write(d / "cpuset.mems", r.cpuset_mems)
+            files.write(os.path.join(d, "cpuset.mems"), r.cpuset_mems)
         if any(not (rule.allow and rule.is_everything) for rule in r.devices):
             log.warning(
                 "cgroup v2 device rules need eBPF, which Dockyard does not load: "
@@ -112,12 +113,13 @@ class CgroupV2Manager:
             )
         self._set_memory(r)
         if r.cpu_weight is not None:
-            files.write(d / "cpu.weight", str(r.cpu_weight))
+            files.write(os.path.join(d, "cpu.weight"), str(r.cpu_weight))
         quota_period = cpu_max(r.cpu_quota, r.cpu_period)
         if quota_period is not None:
-            files.write(d / "cpu.max", quota_period)
+            files.write(os.path.join(d, "cpu.max"), quota_period)
         if r.pids_limit is not None:
-            files.write(d / "pids.max", str(r.pids_limit) if r.pids_limit > 0 else "max")
+            limit = str(r.pids_limit) if r.pids_limit > 0 else "max"
+            files.write(os.path.join(d, "pids.max"), limit)
         if r.blkio_weight is not None:
             self._set_io_weight(r)
 
@@ -125,8 +127,8 @@ class CgroupV2Manager:
         d = self._dir
         swap = swap_max(r.memory_limit, r.memory_swap)
         if swap is not None:
-            path = d / "memory.swap.max"
-            if path.exists():
+            path = os.path.join(d, "memory.swap.max")
+            if os.path.exists(path):
                 files.write(path, swap)
             elif swap != "max":
                 # Without swap there is nothing to cap, so only a real limit is an error.
@@ -135,17 +137,18 @@ class CgroupV2Manager:
                     "swap accounting - drop memory.swap"
                 )
         if r.memory_limit is not None:
-            files.write(d / "memory.max", limit_text(r.memory_limit))
+            files.write(os.path.join(d, "memory.max"), limit_text(r.memory_limit))
         if r.memory_reservation is not None:
-            files.write(d / "memory.low", limit_text(r.memory_reservation))
+            files.write(os.path.join(d, "memory.low"), limit_text(r.memory_reservation))
 
     def _set_io_weight(self, r: Resources) -> None:
         d = self._dir
         # BFQ takes the v1 range as is; io.weight (iocost) wants 1..10000.
-        if (d / "io.bfq.weight").exists():
-            files.write(d / "io.bfq.weight", str(r.blkio_weight))
-        elif (d / "io.weight").exists():
-            files.write(d / "io.weight", str(r.io_weight))
+        bfq, iocost = os.path.join(d, "io.bfq.weight"), os.path.join(d, "io.weight")
+        if os.path.exists(bfq):
+            files.write(bfq, str(r.blkio_weight))
+        elif os.path.exists(iocost):
+            files.write(iocost, str(r.io_weight))
         else:
             raise errors.NotSupported(
                 f"cannot set blkio weight {r.blkio_weight}: neither io.bfq.weight nor "
@@ -155,12 +158,12 @@ class CgroupV2Manager:
     # -- freezer ----------------------------------------------------------------------
 
     def frozen(self) -> bool:
-        events = files.read_keyed(self._dir / "cgroup.events")
+        events = files.read_keyed(os.path.join(self._dir, "cgroup.events"))
         if "frozen" in events:
             return events["frozen"] == 1
         # Without cgroup.events (never on a real kernel with cgroup.freeze), trust the
         # requested state.
-        return (files.read(self._dir / "cgroup.freeze") or "").strip() == "1"
+        return (files.read(os.path.join(self._dir, "cgroup.freeze")) or "").strip() == "1"
 
     def freeze(self) -> None:
         self._set_frozen(True)
@@ -169,7 +172,7 @@ class CgroupV2Manager:
         self._set_frozen(False)
 
     def _set_frozen(self, frozen: bool) -> None:
-        files.write(self._dir / "cgroup.freeze", "1" if frozen else "0")
+        files.write(os.path.join(self._dir, "cgroup.freeze"), "1" if frozen else "0")
         if not files.wait_until(lambda: self.frozen() == frozen, self._timeout):
             word = "freeze" if frozen else "thaw"
             raise errors.SystemFault(f"cgroup {self._dir} did not {word} in {self._timeout:g}s")
@@ -181,33 +184,39 @@ class CgroupV2Manager:
 
     def stats(self) -> Stats:
         d = self._dir
-        if not d.is_dir():
+        if not os.path.isdir(d):
             raise errors.NotFound(f"no such cgroup: {d}")
+        pids_current = os.path.join(d, "pids.current")
         return Stats(
-            memory_usage=files.read_int(d / "memory.current"),
-            memory_peak=files.read_int(d / "memory.peak"),
-            memory_limit=memory_limit_value(files.read(d / "memory.max")),
-            cpu_usage_ns=files.read_keyed(d / "cpu.stat").get("usage_usec", 0) * 1000,
-            pids_current=files.read_int(d / "pids.current")
-            if (d / "pids.current").exists()
+            memory_usage=files.read_int(os.path.join(d, "memory.current")),
+            memory_peak=files.read_int(os.path.join(d, "memory.peak")),
+            memory_limit=memory_limit_value(files.read(os.path.join(d, "memory.max"))),
+            cpu_usage_ns=files.read_keyed(os.path.join(d, "cpu.stat")).get("usage_usec", 0) * 1000,
+            pids_current=files.read_int(pids_current)
+            if os.path.exists(pids_current)
             else len(self.pids()),
             oom_kills=self._oom_kills(),
         )
 
     def _oom_kills(self) -> int:
         # memory.events is hierarchical: kills in child cgroups count too.
-        return files.read_keyed(self._dir / "memory.events").get("oom_kill", 0)
+        return files.read_keyed(os.path.join(self._dir, "memory.events")).get("oom_kill", 0)
 
     def oom_killed(self) -> bool:
         return self._oom_kills() > 0
 
     def kill_all(self, sig: int) -> None:
-        kill_file = self._dir / "cgroup.kill"
-        if sig == signal.SIGKILL and kill_file.exists():
+        if sig == SIGKILL:
             # The kernel kills the whole subtree atomically, forks in flight included.
-            files.write(kill_file, "1")
-            return
-        if not (self._dir / "cgroup.freeze").exists():
+            kill_file = os.path.join(self._dir, "cgroup.kill")
+            try:
+                files.write(kill_file, "1")
+                return
+            except errors.DockyardError:
+                # Without cgroup.kill (kernel < 5.14, or no cgroup) signal the pids.
+                if os.path.exists(kill_file):
+                    raise
+        if not os.path.exists(os.path.join(self._dir, "cgroup.freeze")):
             files.send(self.pids(), sig)
             return
         was_frozen = self.frozen()
@@ -220,14 +229,14 @@ class CgroupV2Manager:
                 self.thaw()
 
 
-def enable_controllers(directory: Path) -> None:
+def enable_controllers(directory: str) -> None:
     """Enable every controller ``directory`` offers for its children (as runc does)."""
-    offered = (files.read(directory / "cgroup.controllers") or "").split()
-    enabled = set((files.read(directory / "cgroup.subtree_control") or "").split())
+    control = os.path.join(directory, "cgroup.subtree_control")
+    offered = (files.read(os.path.join(directory, "cgroup.controllers")) or "").split()
+    enabled = set((files.read(control) or "").split())
     wanted = [c for c in offered if c not in enabled]
     if not wanted:
         return
-    control = directory / "cgroup.subtree_control"
     try:
         files.write(control, " ".join(f"+{c}" for c in wanted))
         return

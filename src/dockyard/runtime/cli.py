@@ -99,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
         message = describe(e)
     except KeyboardInterrupt:
         return 130
+    except Exception as e:  # a bug: still one line, the traceback only with --debug
+        if parsed is not None and parsed.globals.get("debug"):
+            raise
+        message = f"internal error: {type(e).__name__}: {e} (rerun with --debug for details)"
     _log_error(parsed, message)
     sys.stderr.write(f"dockyard-runtime: {message}\n")
     return 1

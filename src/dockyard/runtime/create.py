@@ -66,6 +66,14 @@ def _resources(spec: Spec) -> dict[str, object]:
     return res
 
 
+def _host_id(mappings: list[tuple[int, int, int]], cid: int) -> int:
+    """The host id that container id ``cid`` maps to (-1: unmapped, chown leaves it)."""
+    for c, h, n in mappings:
+        if c <= cid < c + n:
+            return h + cid - c
+    return -1
+
+
 def _cgroup(cid: str, spec: Spec) -> CgroupManager:
     from dockyard.cgroups import Resources, default_path, manager_for
 
@@ -123,7 +131,10 @@ def create(
     try:
         cg = _cgroup(cid, spec)
         fifo = os.path.join(state_dir, "exec.fifo")
-        os.mkfifo(fifo, 0o622)
+        os.mkfifo(fifo, 0o600)
+        if spec.new_namespace("user"):
+            # the init reopens it as the container's root, which is another host uid
+            os.chown(fifo, _host_id(spec.uid_mappings, 0), _host_id(spec.gid_mappings, 0))
         fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
         c2p_r, c2p_w = os.pipe()
         p2c_r, p2c_w = os.pipe()

@@ -172,12 +172,19 @@ def stage2(ctx: InitContext, chan: Channel) -> None:
     proc = spec.process
     assert proc is not None
     try:
-        kproc.set_dumpable(False)
+        if not spec.has_namespace("user"):
+            # in a user namespace the host's files are not the container root's to write,
+            # and a non-dumpable init could not reopen its own /proc/self/fd
+            kproc.set_dumpable(False)
         if proc.terminal:
             # everything used after pivot_root must be imported before it
             import socket  # noqa: F401
 
             from dockyard.kernel import tty  # noqa: F401
+        if spec.new_namespace("network"):
+            from dockyard.kernel.net import link_up
+
+            link_up("lo")
         in_userns = spec.has_namespace("user")
         rootfs.prepare(spec, ctx.cgroup_dirs, in_userns)
         chan.expect("applied")  # the init is in its cgroup

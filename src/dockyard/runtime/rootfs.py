@@ -174,10 +174,16 @@ def mount_one(rootfs: str, m: Mount, cgroup_dirs: dict[str, str]) -> None:
 
 def _mount_cgroup(dest: str, flags: int, cgroup_dirs: dict[str, str]) -> None:
     """/sys/fs/cgroup: a tmpfs with the container's own cgroup of each hierarchy bound in."""
-    ro = flags & km.MS_RDONLY
+    if set(cgroup_dirs) == {""}:  # pure cgroup v2: the container's own cgroup is the tree
+        bind(cgroup_dirs[""], dest, km.MS_BIND | km.MS_REC | flags, [])
+        return
+    # v1 and hybrid, as runc: a writable tmpfs with each v1 hierarchy's container
+    # cgroup bound in with the mount's flags (the hybrid cgroup2 mount is left out)
     km.mount("tmpfs", dest, "tmpfs", (flags & ~km.MS_RDONLY), "mode=755")
     done = set()
-    for hierarchy_dir in cgroup_dirs.values():
+    for controller, hierarchy_dir in cgroup_dirs.items():
+        if not controller:
+            continue
         name = hierarchy_dir.split("/sys/fs/cgroup/", 1)[-1].split("/", 1)[0]
         if name in done or not name:
             continue
@@ -190,8 +196,6 @@ def _mount_cgroup(dest: str, flags: int, cgroup_dirs: dict[str, str]) -> None:
                 link = os.path.join(dest, alias)
                 if not os.path.lexists(link):
                     os.symlink(name, link)
-    if ro:
-        km.mount(None, dest, None, km.MS_BIND | km.MS_REMOUNT | km.MS_RDONLY | _locked_flags(dest))
 
 
 def create_devices(rootfs: str, spec: Spec, in_userns: bool) -> None:

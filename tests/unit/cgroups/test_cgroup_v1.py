@@ -49,7 +49,7 @@ def test_create_and_destroy_every_hierarchy(fake: FakeV1) -> None:
     m.create()
     m.create()  # idempotent
     assert m.exists()
-    dirs = set(m.paths().values())
+    dirs = {Path(d) for d in m.paths().values()}
     assert len(dirs) == len(fake.hierarchies)
     assert all(d.is_dir() for d in dirs)
     m.destroy()
@@ -84,7 +84,7 @@ def test_create_keeps_a_filled_cpuset(manager: CgroupV1Manager, fake: FakeV1) ->
 def test_apply_writes_the_pid_everywhere(manager: CgroupV1Manager, fake: FakeV1) -> None:
     manager.apply(4242)
     for d in set(manager.paths().values()):
-        assert (d / "cgroup.procs").read_text() == "4242"
+        assert Path(d, "cgroup.procs").read_text() == "4242"
 
 
 def test_set_writes_every_limit(manager: CgroupV1Manager, fake: FakeV1) -> None:
@@ -147,7 +147,7 @@ def test_swap_without_swap_accounting_is_not_supported(fake: FakeV1) -> None:
 
 
 def test_memory_writes_raise_the_bound_first() -> None:
-    memsw = Path("memsw")
+    memsw = "memsw"
 
     def order(current: int, memory: int | None, swap: int | None) -> list[tuple[str, int]]:
         return memory_writes(Resources(memory_limit=memory, memory_swap=swap), current, True, memsw)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from dockyard import errors
+from dockyard._internal import lazylog
 from dockyard.cgroups import CgroupV2Manager, DeviceRule, Resources, Stats, manager_for
 from dockyard.cgroups.v2 import cpu_max, swap_max
 
@@ -49,7 +50,7 @@ def test_create_destroy_exists_paths(fake: FakeV2) -> None:
     assert not m.exists()
     m.create()
     assert m.exists()
-    assert m.paths() == {"": fake.root / "dockyard/c1"}
+    assert m.paths() == {"": str(fake.root / "dockyard/c1")}
     m.destroy()
     m.destroy()
     assert not m.exists()
@@ -144,8 +145,10 @@ def test_io_weight_missing(fake: FakeV2) -> None:
 
 
 def test_device_rules_are_skipped_with_a_warning(
-    manager: CgroupV2Manager, caplog: pytest.LogCaptureFixture
+    manager: CgroupV2Manager, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Forward the lazy loggers to logging, as `dockyard-runtime --debug` does.
+    monkeypatch.setattr(lazylog._State, "enabled", True)
     with caplog.at_level(logging.WARNING, logger="dockyard.cgroups"):
         manager.set(Resources(devices=(DeviceRule(allow=True),)))
         assert not caplog.records

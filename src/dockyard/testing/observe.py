@@ -1,0 +1,71 @@
+"""Parse what a probe inside a container printed, into values that compare across runtimes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import NamedTuple
+
+CAPABILITIES = (
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
+    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
+    "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+)  # fmt: skip
+
+CAP_LINES = ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")
+
+
+def cap_mask(names: Iterable[str]) -> int:
+    mask = 0
+    for name in names:
+        mask |= 1 << CAPABILITIES.index(name)
+    return mask
+
+
+def proc_status(text: str) -> dict[str, str]:
+    """``/proc/<pid>/status`` as a dict of stripped values."""
+    out = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            out[key.strip()] = value.strip()
+    return out
+
+
+def cap_sets(status_text: str) -> dict[str, int]:
+    """The five capability masks of a ``/proc/<pid>/status`` text."""
+    status = proc_status(status_text)
+    return {k: int(status[k], 16) for k in CAP_LINES}
+
+
+class MountEntry(NamedTuple):
+    point: str
+    fstype: str
+    access: str  # "ro" or "rw": the per-mount flag, which is what a write runs into
+
+
+def mount_table(mountinfo: str, masked: Iterable[str] = ()) -> list[MountEntry]:
+    """``/proc/self/mountinfo`` reduced to what every runtime must agree on, sorted.
+
+    Sources, ids, super-block options and order legitimately differ between runtimes; so
+    does how a masked path is covered (a bind of /dev/null from the container's /dev or
+    from the host's devtmpfs; a read-only tmpfs): masked paths become type "masked".
+    """
+    masked = set(masked)
+    out = set()
+    for line in mountinfo.splitlines():
+        fields = line.split()
+        if not fields:
+            continue
+        sep = fields.index("-")
+        point, opts, fstype = fields[4], fields[5].split(","), fields[sep + 1]
+        if point in masked:
+            out.add(MountEntry(point, "masked", "-"))
+            continue
+        out.add(MountEntry(point, fstype, "ro" if "ro" in opts else "rw"))
+    return sorted(out)
