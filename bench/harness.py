@@ -123,7 +123,11 @@ def measure(
         outcomes = [Outcome(x.name) for x in contenders]
         pairs = list(zip(contenders, outcomes, strict=True))
         for round_no in range(warmup + runs):
-            for contender, outcome in pairs:
+            # rotate the order each round: a run is affected by the one before it (page
+            # cache, and the kernel's cgroup-migration lock that stays fast for a grace
+            # period after the last move), so no contender may always follow the same one
+            shift = round_no % len(pairs)
+            for contender, outcome in pairs[shift:] + pairs[:shift]:
                 if outcome.error is not None:
                     continue
                 took = _attempt(contender, outcome)
@@ -174,7 +178,8 @@ def report(results: Sequence[CaseResult], runs: int, warmup: int) -> str:
         "# Benchmarks\n\n"
         f"- date: {now}\n"
         f"- machine: {machine()}\n"
-        f"- method: {warmup} warm-up runs, then {runs} runs of each contender, alternating;"
+        f"- method: {warmup} warm-up runs, then {runs} runs of each contender, alternating"
+        " in an order rotated every round;"
         " wall-clock time of one operation\n\n"
         f"{table(results)}\n"
     )

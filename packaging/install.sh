@@ -30,8 +30,8 @@ cat >"$PREFIX/bin/dockyard-runtime" <<LAUNCHER
 #!$PREFIX/bin/python -IS
 import sys
 sys.path.insert(0, "$src")
-from dockyard.runtime.cli import main
-sys.exit(main())
+from dockyard.runtime.cli import run_and_exit
+run_and_exit()
 LAUNCHER
 for cmd in dockyard dockyardd dockyard-runtime; do
     ln -sf "$PREFIX/bin/$cmd" "/usr/local/bin/$cmd"

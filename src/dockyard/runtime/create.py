@@ -15,14 +15,13 @@ from dockyard.errors import DockyardError, SystemFault
 
 from . import state as statemod
 from .hooks import run_hooks
-from .init import InitContext, early_cgroup, stage1
 from .sync import Channel, ChannelError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import socket
 
-    from dockyard.cgroups import CgroupManager
+    from dockyard.cgroups import CgroupManager, Resources
 
     from .spec import Spec
 
@@ -66,6 +65,12 @@ def _resources(spec: Spec) -> dict[str, object]:
     return res
 
 
+def early_cgroup(spec: Spec) -> bool:
+    """Must stage1 wait for the runtime before it forks the init: for its id maps, or
+    for its cgroup before a new cgroup namespace is made?"""
+    return spec.new_namespace("user") or spec.new_namespace("cgroup")
+
+
 def _host_id(mappings: list[tuple[int, int, int]], cid: int) -> int:
     """The host id that container id ``cid`` maps to (-1: unmapped, chown leaves it)."""
     for c, h, n in mappings:
@@ -74,18 +79,12 @@ def _host_id(mappings: list[tuple[int, int, int]], cid: int) -> int:
     return -1
 
 
-def _cgroup(cid: str, spec: Spec) -> CgroupManager:
+def _cgroup(cid: str, spec: Spec) -> tuple[CgroupManager, Resources]:
+    """The container's cgroup manager and limits; nothing is made yet."""
     from dockyard.cgroups import Resources, default_path, manager_for
 
     resources = Resources.from_oci(_resources(spec))  # bad values fail before anything exists
-    cg = manager_for(spec.cgroups_path or default_path(cid))
-    cg.create()
-    try:
-        cg.set(resources)
-    except BaseException:
-        cg.destroy()
-        raise
-    return cg
+    return manager_for(spec.cgroups_path or default_path(cid)), resources
 
 
 def _kill_and_reap(pid: int) -> None:
@@ -115,7 +114,9 @@ def create(
     pid_file: str | None = None,
     preserve_fds: int = 0,
     no_pivot: bool = False,
+    reap: bool = False,
 ) -> Created:
+    """Create container ``cid``; with ``reap`` this process becomes the init's reaper."""
     assert spec.process is not None
     if spec.process.terminal and console is None:
         from dockyard.errors import InvalidArgument
@@ -128,8 +129,10 @@ def create(
     init_pid = 0
     stage1_pid = 0
     chan: Channel | None = None
+    hold_w = -1
+    created_cgroup = False
     try:
-        cg = _cgroup(cid, spec)
+        cg, resources = _cgroup(cid, spec)
         fifo = os.path.join(state_dir, "exec.fifo")
         os.mkfifo(fifo, 0o600)
         if spec.new_namespace("user"):
@@ -138,21 +141,42 @@ def create(
         fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
         c2p_r, c2p_w = os.pipe()
         p2c_r, p2c_w = os.pipe()
-        cgroup_dirs = {k: str(v) for k, v in cg.paths().items()}
-        ctx = InitContext(
-            cid, spec, c2p_w, p2c_r, fifo_fd, cgroup_dirs, console, preserve_fds, no_pivot
-        )
+        hold_r, hold_w = os.pipe() if reap else (-1, -1)
+        cgroup_dirs = cg.paths()
         stage1_pid = os.fork()
         if stage1_pid == 0:
             os.close(c2p_r)
             os.close(p2c_w)
-            stage1(ctx)
-        os.close(c2p_w)
-        os.close(p2c_r)
-        os.close(fifo_fd)
+            # the container side is imported only here, in parallel with the runtime
+            from .init import InitContext, stage1
+
+            stage1(
+                InitContext(
+                    cid, spec, c2p_w, p2c_r, fifo_fd, cgroup_dirs, console, preserve_fds,
+                    no_pivot, hold_r,
+                )
+            )  # fmt: skip
+        for fd in (c2p_w, p2c_r, fifo_fd, hold_r):
+            if fd >= 0:
+                os.close(fd)
         if console is not None:
             console.close()
         chan = Channel(c2p_r, p2c_w)
+        if reap:
+            # `run` waits for the init: be its reaper before stage1 (its parent) exits
+            from dockyard.kernel.process import set_child_subreaper
+
+            set_child_subreaper(True)
+            os.write(hold_w, b"x")
+            os.close(hold_w)
+            hold_w = -1
+        # The cgroup is made only now, while stage1 and the init set up namespaces and
+        # the rootfs: every cgroup operation waits behind the migration lock's grace
+        # period that commands.prime() started (~10 ms here); the init waits for
+        # "applied" only before it needs its cgroup.
+        created_cgroup = True
+        cg.create()
+        cg.set(resources)
         if early_cgroup(spec):
             chan.expect("ready")
             cg.apply(stage1_pid)
@@ -207,11 +231,13 @@ def create(
     except BaseException as e:
         if chan is not None:
             chan.close()
+        if hold_w >= 0:
+            os.close(hold_w)
         if stage1_pid:
             _kill_and_reap(stage1_pid)
         if init_pid:
             _kill_and_reap(init_pid)
-        if cg is not None:
+        if cg is not None and created_cgroup:
             cg.kill_all(9)
             cg.destroy()
         statemod.remove_dir(state_dir)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dockyard.kernel.caps import CAP_NAMES
+from dockyard.kernel.capnames import CAP_NAMES
 
 from .rootfs import FLAG_OPTIONS, PROPAGATION_OPTIONS
 from .spec import HOOK_KINDS, NAMESPACE_TYPES

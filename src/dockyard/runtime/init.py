@@ -34,7 +34,8 @@ class InitContext:
     """What the runtime hands to its children (inherited across fork)."""
 
     __slots__ = (
-        "cgroup_dirs", "cid", "console", "fifo_fd", "from_parent", "no_pivot", "preserve_fds",
+        "cgroup_dirs", "cid", "console", "fifo_fd", "from_parent", "hold", "no_pivot",
+        "preserve_fds",
         "spec", "to_parent",
     )  # fmt: skip
 
@@ -49,6 +50,7 @@ class InitContext:
         console: socket.socket | None,
         preserve_fds: int,
         no_pivot: bool,
+        hold: int = -1,
     ) -> None:
         self.cid = cid
         self.spec = spec
@@ -59,6 +61,7 @@ class InitContext:
         self.console = console
         self.preserve_fds = preserve_fds
         self.no_pivot = no_pivot
+        self.hold = hold  # stage1 stays until this pipe has a byte (see create.reap)
 
 
 def describe(e: BaseException) -> str:
@@ -78,14 +81,6 @@ def _fail(chan: Channel, e: BaseException) -> None:
         os._exit(1)
 
 
-def early_cgroup(spec: Spec) -> bool:
-    """Must stage1 wait for the runtime (id maps, or the cgroup before a new cgroup
-    namespace) before it forks the init? Otherwise the runtime moves the init into its
-    cgroup while the init builds the rootfs: the first cgroup v1 migration waits out an
-    RCU grace period (about 9 ms here), which this overlaps with useful work."""
-    return spec.new_namespace("user") or spec.new_namespace("cgroup")
-
-
 def stage1(ctx: InitContext) -> None:
     chan = Channel(ctx.from_parent, ctx.to_parent)
     try:
@@ -96,7 +91,7 @@ def stage1(ctx: InitContext) -> None:
             kns.setns_path(nspath, kns.NAMESPACES[kind][0])
         if spec.new_namespace("user"):
             kns.unshare(kns.CLONE_NEWUSER)
-        if early_cgroup(spec):
+        if spec.new_namespace("user") or spec.new_namespace("cgroup"):  # create.early_cgroup
             chan.send("ready")
             chan.expect("go")
         if spec.new_namespace("user"):
@@ -115,6 +110,8 @@ def stage1(ctx: InitContext) -> None:
         if pid == 0:
             stage2(ctx, chan)
         chan.send("pid", str(pid))
+        if ctx.hold >= 0:
+            os.read(ctx.hold, 1)
     except BaseException as e:
         _fail(chan, e)
     os._exit(0)
@@ -186,8 +183,15 @@ def stage2(ctx: InitContext, chan: Channel) -> None:
 
             link_up("lo")
         in_userns = spec.has_namespace("user")
-        rootfs.prepare(spec, ctx.cgroup_dirs, in_userns)
-        chan.expect("applied")  # the init is in its cgroup
+        applied: list[bool] = []
+
+        def cgroup_ready() -> None:
+            if not applied:
+                chan.expect("applied")  # the cgroup exists and the init is in it
+                applied.append(True)
+
+        rootfs.prepare(spec, ctx.cgroup_dirs, in_userns, cgroup_ready)
+        cgroup_ready()
         if spec.hooks.get("prestart") or spec.hooks.get("createRuntime"):
             chan.send("hooks")
             chan.expect("go")

@@ -17,6 +17,8 @@ from dockyard.kernel.process import mknod
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .spec import Mount, Spec
 
 # option -> (clear?, flag)
@@ -238,14 +240,19 @@ def create_devices(rootfs: str, spec: Spec, in_userns: bool) -> None:
         os.symlink("/proc/kcore", os.path.join(rootfs, "dev/core"))
 
 
-def prepare(spec: Spec, cgroup_dirs: dict[str, str], in_userns: bool) -> None:
-    """Everything before pivot_root: propagation, the rootfs bind, mounts, /dev."""
+def prepare(
+    spec: Spec, cgroup_dirs: dict[str, str], in_userns: bool, cgroup_ready: Callable[[], None]
+) -> None:
+    """Everything before pivot_root: propagation, the rootfs bind, mounts, /dev.
+    ``cgroup_ready()`` blocks until the container's cgroup exists (before a cgroup mount)."""
     rootfs = spec.root_path
     propagation = PROPAGATION_OPTIONS.get(spec.rootfs_propagation, km.MS_SLAVE | km.MS_REC)
     km.mount(None, "/", None, propagation | km.MS_REC)
     km.mount(rootfs, rootfs, None, km.MS_BIND | km.MS_REC)
     dev_is_bound = False
     for m in spec.mounts:
+        if m.type == "cgroup":
+            cgroup_ready()
         mount_one(rootfs, m, cgroup_dirs)
         if m.destination.rstrip("/") == "/dev" and m.is_bind:
             dev_is_bound = True

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 
-from dockyard.kernel import process as kproc
-
 from . import lifecycle
 from .create import create
 
@@ -61,9 +59,8 @@ def run(
         from .console import socket_pair
 
         ours, console = socket_pair()
-    # the init is our grandchild; as subreaper we inherit it and can wait for it
-    kproc.set_child_subreaper(True)
-    made = create(root, cid, spec, console, pid_file, preserve_fds, no_pivot)
+    # the init is our grandchild: as its reaper (reap=True) we can wait for it
+    made = create(root, cid, spec, console, pid_file, preserve_fds, no_pivot, reap=not detach)
     master = None
     if ours is not None:
         from .console import receive_master

@@ -11,7 +11,7 @@ import os
 
 from dockyard._internal import fastjson
 from dockyard.errors import InvalidArgument, NotFound
-from dockyard.kernel.caps import CAP_NUMBERS
+from dockyard.kernel.capnames import CAP_NUMBERS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
