@@ -20,7 +20,7 @@ check:
 	$(PY) -m ruff format --check src tests bench
 	$(PY) -m ruff check src tests bench
 	$(PY) -m mypy
-	cd src && $(PREFIX)/bin/lint-imports --config ../pyproject.toml
+	cd src && $(PREFIX)/bin/lint-imports ../pyproject.toml
 
 test:
 	$(PYTEST) tests/unit
