@@ -84,6 +84,12 @@ def main(argv: list[str] | None = None) -> int:
         if not parsed.command or parsed.globals.get("help") or parsed.globals.get("h"):
             sys.stdout.write(USAGE)
             return 0 if parsed.command or args else 2
+        if parsed.command in ("run", "create"):
+            # first of all: start the kernel's cgroup-migration grace period in a child,
+            # so it runs while we import and parse (see cgroups/prime.py)
+            from dockyard.cgroups.prime import prime
+
+            prime()
         _setup_logging(parsed)
         if parsed.globals.get("systemd-cgroup"):
             from dockyard.errors import NotSupported

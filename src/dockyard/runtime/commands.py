@@ -46,15 +46,7 @@ def _load_spec(p: Parsed):  # type: ignore[no-untyped-def]
     return load(_str(p, "bundle") or os.getcwd())
 
 
-def _prime() -> None:
-    # start the kernel's cgroup-migration grace period now, in a child (see prime.py)
-    from dockyard.cgroups.prime import prime
-
-    prime()
-
-
 def cmd_create(p: Parsed) -> int:
-    _prime()
     from .create import create
 
     spec = _load_spec(p)
@@ -71,7 +63,6 @@ def cmd_create(p: Parsed) -> int:
 
 
 def cmd_run(p: Parsed) -> int:
-    _prime()
     from .run import run
 
     spec = _load_spec(p)

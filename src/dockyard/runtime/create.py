@@ -172,7 +172,7 @@ def create(
             hold_w = -1
         # The cgroup is made only now, while stage1 and the init set up namespaces and
         # the rootfs: every cgroup operation waits behind the migration lock's grace
-        # period that commands.prime() started (~10 ms here); the init waits for
+        # period that cli.main() started with cgroups.prime (~10 ms here); the init waits for
         # "applied" only before it needs its cgroup.
         created_cgroup = True
         cg.create()
