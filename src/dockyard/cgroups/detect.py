@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 
 from dockyard import errors
+from dockyard._internal.value import Value
 
 from . import files
 from .manager import Hierarchy, relative_path
@@ -60,10 +61,11 @@ class LayoutKind:
     HYBRID = "hybrid"
 
 
-class Layout:
+class Layout(Value):
     """The cgroup file systems found under one root (a value: never assign to a field)."""
 
     __slots__ = ("hierarchies", "kind", "unified")
+    _fields = ("kind", "hierarchies", "unified")
 
     def __init__(
         self, kind: str, hierarchies: tuple[Hierarchy, ...] = (), unified: str | None = None
@@ -71,24 +73,6 @@ class Layout:
         self.kind = kind
         self.hierarchies = hierarchies
         self.unified = unified
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Layout) or other.__class__ is not self.__class__:
-            return NotImplemented
-        return (self.kind, self.hierarchies, self.unified) == (
-            other.kind,
-            other.hierarchies,
-            other.unified,
-        )
-
-    def __hash__(self) -> int:
-        return hash((self.kind, self.hierarchies, self.unified))
-
-    def __repr__(self) -> str:
-        return (
-            f"Layout(kind={self.kind!r}, hierarchies={self.hierarchies!r},"
-            f" unified={self.unified!r})"
-        )
 
 
 class _Mount:

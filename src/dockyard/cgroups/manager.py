@@ -8,6 +8,7 @@ processes), so everything a method needs is read back from the file system.
 from __future__ import annotations
 
 from dockyard import errors
+from dockyard._internal.value import Value
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -26,14 +27,16 @@ DEFAULT_TIMEOUT = 5.0
 # signal.SIGKILL, without importing signal (and enum) on the container start path.
 SIGKILL = 9
 
-# Stats and Hierarchy are plain classes with __slots__ rather than frozen dataclasses:
-# ``dataclasses`` costs milliseconds of imports on the container start path. They are
-# immutable by convention: never assign to a field.
+# Stats and Hierarchy are Values rather than frozen dataclasses (see _internal/value.py).
 
 
-class Stats:
+class Stats(Value):
     """A point-in-time reading of a cgroup; ``memory_limit`` is -1 when unlimited."""
 
+    _fields = (
+        "memory_usage", "memory_peak", "memory_limit", "cpu_usage_ns", "pids_current",
+        "oom_kills",
+    )  # fmt: skip
     __slots__ = (
         "cpu_usage_ns",
         "memory_limit",
@@ -59,33 +62,8 @@ class Stats:
         self.pids_current = pids_current
         self.oom_kills = oom_kills
 
-    def _key(self) -> tuple[int, int, int, int, int, int]:
-        return (
-            self.memory_usage,
-            self.memory_peak,
-            self.memory_limit,
-            self.cpu_usage_ns,
-            self.pids_current,
-            self.oom_kills,
-        )
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Stats) or other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
-    def __repr__(self) -> str:
-        return (
-            f"Stats(memory_usage={self.memory_usage!r}, memory_peak={self.memory_peak!r},"
-            f" memory_limit={self.memory_limit!r}, cpu_usage_ns={self.cpu_usage_ns!r},"
-            f" pids_current={self.pids_current!r}, oom_kills={self.oom_kills!r})"
-        )
-
-
-class Hierarchy:
+class Hierarchy(Value):
     """One mounted cgroup v1 hierarchy: its root directory and the controllers it holds.
 
     Named hierarchies (``name=systemd``) carry their name as a controller, as in
@@ -93,21 +71,11 @@ class Hierarchy:
     """
 
     __slots__ = ("controllers", "root")
+    _fields = ("root", "controllers")
 
     def __init__(self, root: str, controllers: frozenset[str]) -> None:
         self.root = root
         self.controllers = controllers
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Hierarchy) or other.__class__ is not self.__class__:
-            return NotImplemented
-        return self.root == other.root and self.controllers == other.controllers
-
-    def __hash__(self) -> int:
-        return hash((self.root, self.controllers))
-
-    def __repr__(self) -> str:
-        return f"Hierarchy(root={self.root!r}, controllers={self.controllers!r})"
 
 
 if TYPE_CHECKING:

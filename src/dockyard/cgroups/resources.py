@@ -11,6 +11,7 @@ limit of zero or below is unlimited too.
 from __future__ import annotations
 
 from dockyard import errors
+from dockyard._internal.value import Value
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -25,15 +26,15 @@ MAX_SHARES = 262144
 MIN_BLKIO_WEIGHT = 10
 MAX_BLKIO_WEIGHT = 1000
 
-# The value objects below are plain classes with __slots__ rather than frozen dataclasses:
-# ``dataclasses`` pulls in inspect, ast and re, which the OCI runtime cannot afford on the
-# container start path. They are immutable by convention: never assign to a field.
+# The value objects below are Values rather than frozen dataclasses (see
+# _internal/value.py): the OCI runtime cannot afford dataclasses' imports.
 
 
-class DeviceRule:
+class DeviceRule(Value):
     """One ``linux.resources.devices`` entry; ``None`` major/minor is the ``*`` wildcard."""
 
     __slots__ = ("access", "allow", "major", "minor", "type")
+    _fields = ("allow", "type", "major", "minor", "access")
 
     def __init__(
         self,
@@ -48,23 +49,6 @@ class DeviceRule:
         self.major = major
         self.minor = minor
         self.access = access
-
-    def _key(self) -> tuple[bool, str, int | None, int | None, str]:
-        return (self.allow, self.type, self.major, self.minor, self.access)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, DeviceRule) or other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
-    def __repr__(self) -> str:
-        return (
-            f"DeviceRule(allow={self.allow!r}, type={self.type!r}, major={self.major!r},"
-            f" minor={self.minor!r}, access={self.access!r})"
-        )
 
     def line(self) -> str:
         """The rule as the v1 devices controller reads it, e.g. ``c 1:3 rwm``."""
@@ -81,7 +65,7 @@ class DeviceRule:
         return self.type == "a"
 
 
-class Resources:
+class Resources(Value):
     """The limits of one container; ``None`` leaves a knob untouched."""
 
     __slots__ = (
@@ -99,7 +83,7 @@ class Resources:
     )
 
     # Field order, as in the constructor (used by __eq__, __hash__ and __repr__).
-    _FIELDS = (
+    _fields = (
         "memory_limit",
         "memory_reservation",
         "memory_swap",
@@ -138,21 +122,6 @@ class Resources:
         self.pids_limit = pids_limit
         self.blkio_weight = blkio_weight
         self.devices = devices
-
-    def _key(self) -> tuple[object, ...]:
-        return tuple(getattr(self, name) for name in self._FIELDS)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Resources) or other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._FIELDS)
-        return f"Resources({fields})"
 
     @property
     def cpu_weight(self) -> int | None:
