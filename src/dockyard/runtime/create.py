@@ -79,12 +79,13 @@ def _host_id(mappings: list[tuple[int, int, int]], cid: int) -> int:
     return -1
 
 
-def _cgroup(cid: str, spec: Spec) -> tuple[CgroupManager, Resources]:
-    """The container's cgroup manager and limits; nothing is made yet."""
+def _cgroup(cid: str, spec: Spec) -> tuple[CgroupManager, Resources, str]:
+    """The container's cgroup manager, limits and path; nothing is made yet."""
     from dockyard.cgroups import Resources, default_path, manager_for
 
     resources = Resources.from_oci(_resources(spec))  # bad values fail before anything exists
-    return manager_for(spec.cgroups_path or default_path(cid)), resources
+    path = spec.cgroups_path or default_path(cid)
+    return manager_for(path), resources, path
 
 
 def _kill_and_reap(pid: int) -> None:
@@ -132,7 +133,7 @@ def create(
     hold_w = -1
     created_cgroup = False
     try:
-        cg, resources = _cgroup(cid, spec)
+        cg, resources, cgroup_path = _cgroup(cid, spec)
         fifo = os.path.join(state_dir, "exec.fifo")
         os.mkfifo(fifo, 0o600)
         if spec.new_namespace("user"):
@@ -172,8 +173,8 @@ def create(
             hold_w = -1
         # The cgroup is made only now, while stage1 and the init set up namespaces and
         # the rootfs: every cgroup operation waits behind the migration lock's grace
-        # period that cli.main() started with cgroups.prime (~10 ms here); the init waits for
-        # "applied" only before it needs its cgroup.
+        # period that cli.main() started (cgroups/prime.py, ~10 ms here); the init
+        # waits for "applied" only before it needs its cgroup.
         created_cgroup = True
         cg.create()
         cg.set(resources)
@@ -217,11 +218,10 @@ def create(
                 "created": statemod.now_rfc3339(),
                 "oci_version": spec.oci_version,
                 "annotations": spec.annotations,
-                "cgroup": spec.cgroups_path or _default_cgroup(cid),
+                "cgroup": cgroup_path,
                 "namespaces": [[k, p] for k, p in spec.namespaces],
                 "hooks": {k: v for k, v in spec.hooks.items() if k in ("poststart", "poststop")},
                 "process": spec.process.raw,
-                "setgroups": True,
             },
         )
         container.save()
@@ -248,12 +248,6 @@ def create(
 
             raise SystemFault(describe(e)) from None
         raise
-
-
-def _default_cgroup(cid: str) -> str:
-    from dockyard.cgroups import default_path
-
-    return default_path(cid)
 
 
 def _write_pid_file(path: str, pid: int) -> None:
