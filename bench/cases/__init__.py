@@ -1,5 +1,5 @@
 """Benchmark cases; importing a module registers its cases with the harness."""
 
-from . import runtime
+from . import images, runtime
 
-__all__ = ["runtime"]
+__all__ = ["images", "runtime"]

@@ -1,4 +1,8 @@
-"""A busybox root file system from Debian's busybox-static, for tests and the demo."""
+"""A busybox root file system from Debian's busybox-static, for tests and the demo.
+
+The same tree as the built-in base image (``dockyard.images.base``): its directories,
+links and /etc files come from there, so both stay consistent.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-BUSYBOX = "/bin/busybox"
-DIRS = ("bin", "dev", "proc", "sys", "etc", "root", "tmp", "var/tmp", "usr", "run", "home")
+from dockyard.images.base import BUSYBOX, GROUP, LINKS, PASSWD
+from dockyard.images.base import DIRS as BASE_DIRS
+
+DIRS = tuple(BASE_DIRS)
 
 
 def busybox_path() -> str:
@@ -23,8 +29,9 @@ def make_busybox_rootfs(dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     for d in DIRS:
         (dest / d).mkdir(parents=True, exist_ok=True)
-    os.chmod(dest / "tmp", 0o1777)
-    os.chmod(dest / "var/tmp", 0o1777)
+    for d, mode in BASE_DIRS.items():
+        if mode & 0o1000:  # only the sticky dirs: id-mapped tests must still reach /root
+            os.chmod(dest / d, mode)
     shutil.copy2(busybox_path(), dest / "bin/busybox")
     applets = subprocess.run(
         [str(dest / "bin/busybox"), "--list"], check=True, capture_output=True, text=True
@@ -33,13 +40,9 @@ def make_busybox_rootfs(dest: Path) -> Path:
         link = dest / "bin" / applet
         if applet != "busybox" and not link.exists():
             link.symlink_to("busybox")
-    for name, target in (("usr/bin", "../bin"), ("sbin", "bin"), ("usr/sbin", "../bin")):
+    for name, target in LINKS.items():
         if not (dest / name).exists():
             (dest / name).symlink_to(target)
-    (dest / "etc/passwd").write_text(
-        "root:x:0:0:root:/root:/bin/sh\n"
-        "daemon:x:1:1:daemon:/usr/sbin:/bin/false\n"
-        "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
-    )
-    (dest / "etc/group").write_text("root:x:0:\ndaemon:x:1:\nnogroup:x:65534:\n")
+    (dest / "etc/passwd").write_text(PASSWD)
+    (dest / "etc/group").write_text(GROUP)
     return dest
