@@ -19,6 +19,7 @@ from dockyard.images.config import add_image, new_config
 from dockyard.images.imagestore import ImageStore
 from dockyard.images.importing import import_rootfs
 from dockyard.images.layers import register_layer
+from dockyard.images.layertar.unpack import unpack
 from dockyard.images.remove import remove_image
 from dockyard.images.rootfs import (
     mount_container,
@@ -26,7 +27,6 @@ from dockyard.images.rootfs import (
     remove_container,
     unmount_container,
 )
-from dockyard.images.unpack import unpack
 from dockyard.store import LayerRecord
 from dockyard.testing.dockerd import Dockerd, DockerdUnavailable, running
 from dockyard.testing.names import unique

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from .compression import (
+from .layertar.compression import (
     CompressedLayer,
     CompressedWriter,
     Compression,
@@ -18,9 +18,9 @@ from .compression import (
     detect,
     media_type,
 )
-from .diff import diff_overlay, diff_plain
-from .layertar import DiffResult
-from .unpack import UnpackResult, WhiteoutMode, unpack
+from .layertar.diff import diff_overlay, diff_plain
+from .layertar.tarwriter import DiffResult
+from .layertar.unpack import UnpackResult, WhiteoutMode, unpack
 
 __all__ = [
     "CompressedLayer",

@@ -18,10 +18,10 @@ from typing import Any
 from dockyard.store import LayerRecord
 
 from .config import add_image, format_time, history_entry, load_config, new_config
-from .diff import diff_overlay, diff_plain
 from .imagestore import ImageStore
 from .instructions import Change, apply_changes, parse_change
 from .layers import layer_chain, register_layer
+from .layertar.diff import diff_overlay, diff_plain
 from .names import normalize_tag
 from .remove import release_unused
 from .rootfs import container, container_tree, container_upper, parent_tree

@@ -21,10 +21,10 @@ from dockyard._internal import lazylog
 from dockyard.errors import SystemFault
 from dockyard.snapshots import Mount, mount_all
 
-from .compression import CHUNK, Writable
-from .diff import diff_plain
 from .imagestore import ImageStore
-from .layertar import DiffResult
+from .layertar.compression import CHUNK, Writable
+from .layertar.diff import diff_plain
+from .layertar.tarwriter import DiffResult
 from .rootfs import container, container_tree
 
 log = lazylog.getLogger(__name__)

@@ -15,11 +15,11 @@ from typing import BinaryIO
 
 from dockyard.store import LayerRecord
 
-from .compression import Readable
 from .config import add_image, format_time, history_entry, new_config
 from .imagestore import ImageStore
 from .instructions import Change, apply_changes, parse_change
 from .layers import register_layer
+from .layertar.compression import Readable
 from .names import normalize_tag
 from .remove import release_unused
 

@@ -29,11 +29,11 @@ from dockyard.snapshots.driver import DriverBase
 from dockyard.store import BlobWriter, LayerRecord, next_chain_id
 from dockyard.types.digest import Digest
 
-from .compression import CHUNK, Readable, Writable, compression_of, decompressed
-from .diff import diff_overlay, diff_plain
 from .imagestore import ImageStore
-from .layertar import DiffResult
-from .unpack import unpack
+from .layertar.compression import CHUNK, Readable, Writable, compression_of, decompressed
+from .layertar.diff import diff_overlay, diff_plain
+from .layertar.tarwriter import DiffResult
+from .layertar.unpack import unpack
 
 log = lazylog.getLogger(__name__)
 

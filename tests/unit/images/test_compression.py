@@ -12,7 +12,7 @@ import pytest
 import zstandard
 
 from dockyard.errors import InvalidArgument
-from dockyard.images import compression as c
+from dockyard.images.layertar import compression as c
 from dockyard.images import unpack
 
 from .trees import add, make_tar

@@ -22,11 +22,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from dockyard.errors import InvalidArgument
+from dockyard.images.names import familiar_name, repository_of, tag_of
 from dockyard.types.digest import Digest
 
-from .archive_plan import ImagePlan, SaveImage, make_plan
-from .archive_tar import ArchiveWriter, Staged, parse_json
-from .names import familiar_name, repository_of, tag_of
+from .plan import ImagePlan, SaveImage, make_plan
+from .tarstream import ArchiveWriter, Staged, parse_json
 
 MANIFEST = "manifest.json"
 REPOSITORIES = "repositories"

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from dockyard.errors import InvalidArgument
+from dockyard.images.names import normalize_tag
 from dockyard.store import ImageRecord, LayerRecord
 from dockyard.types.digest import Digest
 
-from .archive_tar import parse_json
-from .names import normalize_tag
+from .tarstream import parse_json
 
 
 @dataclass(frozen=True)

@@ -21,15 +21,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from dockyard.errors import InvalidArgument
+from dockyard.images.config import OCI_CONFIG, OCI_MANIFEST, host_architecture
+from dockyard.images.layertar.compression import OCI_LAYER, compression_of
+from dockyard.images.names import familiar_name, tag_of
 from dockyard.types.descriptor import Descriptor
 from dockyard.types.digest import Digest
 
-from .archive_docker import MANIFEST as DOCKER_MANIFEST
-from .archive_plan import ImagePlan, SaveImage, make_plan
-from .archive_tar import ArchiveWriter, Staged, parse_json
-from .compression import OCI_LAYER, compression_of
-from .config import OCI_CONFIG, OCI_MANIFEST, host_architecture
-from .names import familiar_name, tag_of
+from .docker import MANIFEST as DOCKER_MANIFEST
+from .plan import ImagePlan, SaveImage, make_plan
+from .tarstream import ArchiveWriter, Staged, parse_json
 
 LAYOUT = "oci-layout"
 INDEX = "index.json"

@@ -25,8 +25,8 @@ import stat
 from dockyard.errors import DockyardError, NotSupported, SystemFault
 
 from .compression import CHUNK, Writable
-from .layertar import DiffResult, LayerTarWriter, xattrs
 from .safetree import join
+from .tarwriter import DiffResult, LayerTarWriter, xattrs
 
 OVERLAY_OPAQUE = "trusted.overlay.opaque"
 UNSUPPORTED = ("trusted.overlay.metacopy", "trusted.overlay.redirect")

@@ -27,12 +27,11 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 from dockyard.errors import DockyardError, InvalidArgument, NotFound, SystemFault
+from dockyard.images.imagestore import ImageStore
+from dockyard.images.layers import layer_tar
+from dockyard.images.layertar.compression import CHUNK
 from dockyard.store import ContentStore, LayerRecord
 from dockyard.types.digest import HEX_LENGTHS, Digest
-
-from .compression import CHUNK
-from .imagestore import ImageStore
-from .layers import layer_tar
 
 MAX_METADATA = 16 << 20  # a manifest, index or config larger than this is not one
 

@@ -1,13 +1,13 @@
 """Image archives: ``save`` images to a tar stream, ``load`` them back (``docker save``/
 ``docker load``).
 
-Two formats: ``"docker"`` (docker-archive, ``archive_docker``) and ``"oci"`` (an OCI image
-layout in a tar, ``archive_oci``). ``load`` tells them apart by their files: an OCI layout
+Two formats: ``"docker"`` (docker-archive, ``archive.docker``) and ``"oci"`` (an OCI image
+layout in a tar, ``archive.oci``). ``load`` tells them apart by their files: an OCI layout
 has ``oci-layout`` and ``index.json``, a docker-archive has ``manifest.json``; when an
 archive has both (Docker 25+), the OCI index is followed.
 
 Loading is all or nothing. The archive is read once, its blobs streamed into the content
-store as they come (``archive_tar.stage``) and checked against their digests; then every
+store as they come (``archive.tarstream.stage``) and checked against their digests; then every
 image is checked (configs, layer lists, missing blobs, diff ids of plain layers) before
 the first layer is registered. If anything fails, the layers and images this load added
 are removed again, and so are the blobs it created that no image references: the store
@@ -22,17 +22,17 @@ from typing import IO, BinaryIO, Literal
 
 from dockyard._internal import lazylog
 from dockyard.errors import DockyardError, InvalidArgument, NotFound
+from dockyard.images.config import OCI_CONFIG, parse_time
+from dockyard.images.imagestore import ImageStore
+from dockyard.images.layers import DIFF_BLOB, register_layer
+from dockyard.images.layertar.compression import Compression, detect
+from dockyard.images.names import familiar_name, normalize_tag
 from dockyard.store import BlobRef, LayerRecord, next_chain_id, release_layers
 from dockyard.types.digest import Digest
 
-from . import archive_docker, archive_oci
-from .archive_plan import ImagePlan, SaveImage, config_diff_ids
-from .archive_tar import ArchiveWriter, Staged, parse_json, stage
-from .compression import Compression, detect
-from .config import OCI_CONFIG, parse_time
-from .imagestore import ImageStore
-from .layers import DIFF_BLOB, register_layer
-from .names import familiar_name, normalize_tag
+from . import docker, oci
+from .plan import ImagePlan, SaveImage, config_diff_ids
+from .tarstream import ArchiveWriter, Staged, parse_json, stage
 
 log = lazylog.getLogger(__name__)
 
@@ -56,9 +56,9 @@ def save(store: ImageStore, names: Sequence[str], out: IO[bytes], fmt: Format = 
     images = _resolve(store, names)
     writer = ArchiveWriter(out, store)
     if fmt == "docker":
-        archive_docker.write(writer, images)
+        docker.write(writer, images)
     else:
-        archive_oci.write(writer, images)
+        oci.write(writer, images)
     writer.close()
 
 
@@ -114,11 +114,11 @@ def load(store: ImageStore, stream: BinaryIO) -> list[str]:
 
 
 def _plans(staged: Staged) -> list[ImagePlan]:
-    if staged.has(archive_oci.INDEX) and staged.has(archive_oci.LAYOUT):
-        plans = archive_oci.plan(staged)
-    elif staged.has(archive_docker.MANIFEST):
-        plans = archive_docker.plan(staged)
-    elif staged.has(archive_docker.REPOSITORIES):
+    if staged.has(oci.INDEX) and staged.has(oci.LAYOUT):
+        plans = oci.plan(staged)
+    elif staged.has(docker.MANIFEST):
+        plans = docker.plan(staged)
+    elif staged.has(docker.REPOSITORIES):
         raise InvalidArgument(
             "not an image archive: a legacy archive without manifest.json "
             "(Docker < 1.10) is not supported"

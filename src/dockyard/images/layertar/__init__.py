@@ -1,0 +1,1 @@
+"""Layer tars in and out: compression, safe unpacking with whiteouts, diffs to tars."""
