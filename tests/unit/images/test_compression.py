@@ -12,8 +12,8 @@ import pytest
 import zstandard
 
 from dockyard.errors import InvalidArgument
-from dockyard.images.layertar import compression as c
 from dockyard.images import unpack
+from dockyard.images.layertar import compression as c
 
 from .trees import add, make_tar
 
