@@ -33,7 +33,7 @@ from dockyard.testing.names import unique
 from dockyard.testing.rootfs import make_busybox_rootfs
 
 MB = 1 << 20
-UNPACK_MB = 200  # 500 MB made each round take ~10 s on 2 cores: scaled down
+UNPACK_MB = 500  # the size the target names; a round takes ~10 s on 2 cores
 
 
 def _tar(src: Path, out: Path, *flags: str) -> Path:

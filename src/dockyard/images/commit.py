@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from dockyard.store import LayerRecord
@@ -37,8 +38,12 @@ def commit_container(
     message: str = "",
     created: float | None = None,
     created_by: str = "",
+    pause: Callable[[], AbstractContextManager[object]] | None = None,
 ) -> str:
-    """Commit the container's changes as a new image tagged ``names``; answer its id."""
+    """Commit the container's changes as a new image tagged ``names``; answer its id.
+
+    ``pause`` holds a running container still while its changes are read (the engine
+    passes one that freezes the container, as ``docker commit`` does by default)."""
     parsed = [c if isinstance(c, Change) else parse_change(c) for c in changes]
     for name in names:
         normalize_tag(name)
@@ -51,11 +56,13 @@ def commit_container(
         tmp = store.root / "tmp"
         tmp.mkdir(exist_ok=True)
         with tempfile.TemporaryFile(dir=tmp, prefix="commit-") as f:
-            upper = container_upper(store, container_id)
-            if upper is not None:
-                diff_overlay(upper, f)
-            else:
-                diff_plain(parent_tree(store, record), container_tree(store, container_id), f)
+            with pause() if pause is not None else nullcontext():
+                upper = container_upper(store, container_id)
+                if upper is not None:
+                    diff_overlay(upper, f)
+                else:
+                    tree = container_tree(store, container_id)
+                    diff_plain(parent_tree(store, record), tree, f)
             f.seek(0)
             layer = register_layer(store, parent, f)
         try:
