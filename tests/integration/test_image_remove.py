@@ -15,7 +15,7 @@ from dockyard.images.remove import prune_images, remove_image
 from dockyard.images.rootfs import prepare_container, remove_container
 from dockyard.testing.names import unique
 
-from .imagestores import state, store, tar_of
+from .imagestores import mounted, state, store, tar_of
 
 __all__ = ["store"]
 pytestmark = pytest.mark.requires("root")
@@ -50,9 +50,15 @@ def test_refusals_leave_the_store_as_before(store: ImageStore) -> None:
         with pytest.raises(NotFound):
             remove_image(store, "dyt-missing")
         assert state(store) == before
-        # forced: the name goes, the image stays for the container (dangling)
-        assert remove_image(store, "busybox", force=True).deleted == ()
-        assert store.image(store.metadata.list_containers()[0].image_id or "").names == ()
+        # forced, as in Docker: the image goes, the container keeps its layers
+        base_id = str(store.image("busybox").id)
+        removed = remove_image(store, "busybox", force=True)
+        assert removed.untagged and removed.deleted[0] == base_id
+        [ctr] = store.metadata.list_containers()
+        assert ctr.image_id is None
+        assert ctr.layer is not None and store.metadata.get_layer(ctr.layer) is not None
+        with mounted(store, cid) as root:
+            assert (root / "bin/busybox").exists()
         assert remove_image(store, image_id, force=True).deleted[0] == image_id
     finally:
         remove_container(store, cid)

@@ -3,10 +3,11 @@
 Rules (Docker's, see ``remove_image``): a name that is one of several only loses that
 name; the last name of an image, or an id, deletes the image, then every layer and blob
 that nothing uses any more. Refused, with the store left exactly as it was (every
-check runs before the first change): deleting an image a container uses (``force``
-then only untags it, which Docker does too for a name), an id tagged in several
-repositories without ``force``, and an id of an image that a committed child image
-names as its parent (never forced; its last name can go, the image stays).
+check runs before the first change): deleting an image a container uses without
+``force`` (forced, the image goes and the container keeps its layers, as in Docker), an
+id tagged in several repositories without ``force``, and an id of an image that a
+committed child image names as its parent (never forced; its last name can go, the
+image stays).
 """
 
 from __future__ import annotations
@@ -73,23 +74,16 @@ def remove_image(
         if name is not None and len(image.names) > 1:
             store.metadata.untag(name)
             return Removed(untagged=(name,))
-        if name is not None and in_use:
-            if not force:
-                raise Conflict(
-                    f"unable to remove repository reference {ref!r} (must force) - container "
-                    f"{in_use[0][:12]} is using its referenced image {image.id.short}"
-                )
-            store.metadata.untag(name)
-            return Removed(untagged=(name,))
-        if name is None and in_use:
-            if not force:
-                raise Conflict(
-                    f"unable to delete {image.id.short} (must be forced) - image is being used"
-                    f" by container {in_use[0][:12]}"
-                )
-            for n in image.names:
-                store.metadata.untag(n)
-            return Removed(untagged=image.names)
+        if name is not None and in_use and not force:
+            raise Conflict(
+                f"unable to remove repository reference {ref!r} (must force) - container "
+                f"{in_use[0][:12]} is using its referenced image {image.id.short}"
+            )
+        if name is None and in_use and not force:
+            raise Conflict(
+                f"unable to delete {image.id.short} (must be forced) - image is being used"
+                f" by container {in_use[0][:12]}"
+            )
         if name is None and not force and len({repository_of(n) for n in image.names}) > 1:
             raise Conflict(
                 f"unable to delete {image.id.short} (must be forced) - image is referenced in"
@@ -105,13 +99,15 @@ def remove_image(
                 f"unable to delete {image.id.short} (cannot be forced) - image has dependent"
                 f" child images ({dependents[0].id.short}); remove those first"
             )
-        return _delete(store, image, prune=prune)
+        # forced past a container that uses it (a stopped one: the engine refuses running
+        # ones first), the image goes and the container keeps its layers, as in Docker
+        return _delete(store, image, prune=prune, detach=bool(in_use))
 
 
-def _delete(store: ImageStore, image: ImageRecord, *, prune: bool) -> Removed:
+def _delete(store: ImageStore, image: ImageRecord, *, prune: bool, detach: bool = False) -> Removed:
     for n in image.names:
         store.metadata.untag(n)
-    store.metadata.remove_image(image.id)
+    store.metadata.remove_image(image.id, detach_containers=detach)
     deleted = [str(image.id)]
     freed = 0
     if prune:

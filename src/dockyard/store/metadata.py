@@ -185,10 +185,16 @@ class MetadataStore(MetadataQueries):
             )
             return self._image(image_id)
 
-    def remove_image(self, image_id: Digest) -> ImageRecord:
-        """Remove an image and its refs; Conflict if a container uses it."""
+    def remove_image(self, image_id: Digest, *, detach_containers: bool = False) -> ImageRecord:
+        """Remove an image and its refs; Conflict if a container uses it, unless
+        ``detach_containers``: then those containers forget their image (their ``layer``
+        still keeps the layers under their writable snapshot alive), as ``rmi -f``."""
         with self._tx():
             image = self._image(image_id)
+            if detach_containers:
+                self._conn.execute(
+                    "UPDATE containers SET image_id = NULL WHERE image_id = ?", (str(image_id),)
+                )
             users = self._conn.execute(
                 "SELECT id FROM containers WHERE image_id = ? LIMIT 3", (str(image_id),)
             ).fetchall()

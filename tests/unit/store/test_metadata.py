@@ -182,6 +182,17 @@ def test_containers(meta: MetadataStore) -> None:
     meta.remove_image(image_id("a"))
 
 
+def test_forced_image_removal_detaches_its_containers(meta: MetadataStore) -> None:
+    layers = add_stack(meta, "base", "top")
+    meta.add_image(image_id("a"), layers, 1)
+    meta.add_container("abc", "abc-rw", image_id("a"), created=1.0)
+    meta.remove_image(image_id("a"), detach_containers=True)
+    c = meta.get_container("abc")
+    assert c.image_id is None and c.layer == layers[-1]
+    # the container's layer chain is still alive: nothing of it is garbage
+    assert not set(layers) & {layer.chain_id for layer in meta.garbage().layers}
+
+
 def test_failed_transaction_changes_nothing(meta: MetadataStore) -> None:
     layers = add_stack(meta, "base")
     meta.add_image(image_id("a"), layers, 1)
