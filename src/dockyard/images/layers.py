@@ -16,10 +16,7 @@ The uncompressed tar is also kept in the content store under its diff id (by def
 
 from __future__ import annotations
 
-import gzip
 import secrets
-import sys
-import zlib
 from pathlib import Path
 from typing import BinaryIO, cast
 
@@ -30,7 +27,14 @@ from dockyard.store import BlobWriter, LayerRecord, next_chain_id
 from dockyard.types.digest import Digest
 
 from .imagestore import ImageStore
-from .layertar.compression import CHUNK, Readable, Writable, compression_of, decompressed
+from .layertar.compression import (
+    CHUNK,
+    Readable,
+    Writable,
+    compression_of,
+    decompressed,
+    read_layer,
+)
 from .layertar.diff import diff_overlay, diff_plain
 from .layertar.tarwriter import DiffResult
 from .layertar.unpack import unpack
@@ -50,15 +54,7 @@ class _Tee:
         self.size = 0
 
     def read(self, n: int = -1, /) -> bytes:
-        try:
-            data = self._stream.read(n)
-        except (EOFError, zlib.error, gzip.BadGzipFile) as e:
-            raise InvalidArgument(f"corrupt compressed layer: {e}") from e
-        except Exception as e:
-            zstd = sys.modules.get("zstandard")
-            if zstd is not None and isinstance(e, zstd.ZstdError):
-                raise InvalidArgument(f"corrupt compressed layer: {e}") from e
-            raise
+        data = read_layer(self._stream, n)
         self.size += len(data)
         if data and self._writer is not None:
             self._writer.write(data)

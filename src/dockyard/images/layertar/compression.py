@@ -149,6 +149,20 @@ def decompressed(stream: Readable) -> tuple[Compression, Readable]:
     return kind, raw
 
 
+def read_layer(stream: Readable, n: int = -1) -> bytes:
+    """``stream.read(n)`` of a (decompressing) layer stream; a truncated or corrupt
+    gzip/zstd stream becomes InvalidArgument instead of the codec's own error."""
+    try:
+        return stream.read(n)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as e:
+        raise InvalidArgument(f"corrupt compressed layer: {e}") from e
+    except Exception as e:
+        zstd = sys.modules.get("zstandard")
+        if zstd is not None and isinstance(e, zstd.ZstdError):
+            raise InvalidArgument(f"corrupt compressed layer: {e}") from e
+        raise
+
+
 class DigestReader:
     """Reads through ``stream``, hashing and counting; decode errors become InvalidArgument."""
 
@@ -158,15 +172,7 @@ class DigestReader:
         self.size = 0
 
     def read(self, n: int = -1, /) -> bytes:
-        try:
-            data = self._stream.read(n)
-        except (EOFError, zlib.error, gzip.BadGzipFile) as e:
-            raise InvalidArgument(f"corrupt compressed layer: {e}") from e
-        except Exception as e:
-            zstd = sys.modules.get("zstandard")
-            if zstd is not None and isinstance(e, zstd.ZstdError):
-                raise InvalidArgument(f"corrupt compressed layer: {e}") from e
-            raise
+        data = read_layer(self._stream, n)
         self._hash.update(data)
         self.size += len(data)
         return data
