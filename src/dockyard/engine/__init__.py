@@ -1,0 +1,1 @@
+"""Engine services (asyncio): containers, images, networks, volumes, events, system."""
