@@ -27,3 +27,7 @@ class NotSupported(DockyardError):
 
 class SystemFault(DockyardError):
     """The host failed underneath us (a syscall, a file system, a child process)."""
+
+
+class NotModified(DockyardError):
+    """The object is already in the requested state (started, stopped): nothing to do."""

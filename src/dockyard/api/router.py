@@ -90,6 +90,31 @@ def _vtuple(v: str) -> tuple[int, ...]:
     return tuple(int(p) for p in v.split("."))
 
 
+_VERSION_PREFIX = re.compile(r"^/v(\d+\.\d+)(/.*)$")
+
+
+def split_version(path: str) -> tuple[str | None, str]:
+    """``/v1.45/info`` -> ("1.45", "/info"); no prefix -> (None, path).
+
+    A version outside [MIN_API_VERSION, API_VERSION] is an InvalidArgument with Docker's
+    wording (the server answers 400).
+    """
+    found = _VERSION_PREFIX.match(path)
+    if not found:
+        return None, path
+    version, rest = found.group(1), found.group(2)
+    if _vtuple(version) > _vtuple(API_VERSION):
+        raise InvalidArgument(
+            f"client version {version} is too new. Maximum supported API version is {API_VERSION}"
+        )
+    if _vtuple(version) < _vtuple(MIN_API_VERSION):
+        raise InvalidArgument(
+            f"client version {version} is too old. Minimum supported API version is "
+            f"{MIN_API_VERSION}, please upgrade your client to a newer version"
+        )
+    return version, rest
+
+
 @dataclass
 class Response:
     """A whole body (``bytes``) or a streamed one (an async iterator, sent chunked)."""

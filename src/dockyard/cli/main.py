@@ -1,7 +1,8 @@
-"""Entry point of ``dockyard``.
+"""Entry point of ``dockyard``: global flags, then the one command module that runs.
 
-The daemon and its client land with the daemon issue; until then the command says so
-plainly instead of pretending.
+Start-up time is part of the interface: this module imports nothing beyond ``sys`` at
+the top, ``--version`` answers without importing more, and a command imports only its
+own module (which imports the HTTP client only when it talks to the daemon).
 """
 
 from __future__ import annotations
@@ -10,18 +11,208 @@ import sys
 
 from dockyard import __version__
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from dockyard.cli.context import Context
+
+    Runner = Callable[[Context, list[str]], int]
+
+#: command -> (module under dockyard.cli, function); groups map sub-commands the same way
+COMMANDS: dict[str, tuple[str, str]] = {
+    "version": ("system", "version"),
+    "info": ("system", "info"),
+    "images": ("images", "images"),
+    "rmi": ("images", "rmi"),
+    "tag": ("images", "tag"),
+    "history": ("images", "history"),
+    "inspect": ("images", "inspect"),
+    "load": ("archives", "load"),
+    "save": ("archives", "save"),
+    "import": ("archives", "import_"),
+}
+GROUPS: dict[str, dict[str, tuple[str, str]]] = {
+    "image": {
+        "ls": ("images", "images"),
+        "list": ("images", "images"),
+        "rm": ("images", "rmi"),
+        "remove": ("images", "rmi"),
+        "tag": ("images", "tag"),
+        "history": ("images", "history"),
+        "inspect": ("images", "inspect"),
+        "prune": ("images", "prune"),
+        "load": ("archives", "load"),
+        "save": ("archives", "save"),
+        "import": ("archives", "import_"),
+    },
+    "system": {
+        "df": ("system", "df"),
+        "info": ("system", "info"),
+    },
+}
+GROUP_HELP = {"image": "Manage images", "system": "Manage Dockyard"}
+
+USAGE = """\
+Usage:  dockyard [OPTIONS] COMMAND
+
+A docker-compatible client for the Dockyard container engine
+
+Common Commands:
+  images      List images
+  version     Show the Dockyard version information
+  info        Display system-wide information
+
+Management Commands:
+  image       Manage images
+  system      Manage Dockyard
+
+Commands:
+  history     Show the history of an image
+  import      Import the contents from a tarball to create a filesystem image
+  inspect     Return low-level information on Dockyard objects
+  load        Load an image from a tar archive or STDIN
+  rmi         Remove one or more images
+  save        Save one or more images to a tar archive (streamed to STDOUT by default)
+  tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+
+Global Options:
+  -D, --debug          Enable debug mode
+  -H, --host string    Daemon socket to connect to (unix:///run/dockyard.sock; env
+                       DOCKYARD_HOST, then DOCKER_HOST)
+  -v, --version        Print version information and quit
+
+Run 'dockyard COMMAND --help' for more information on a command."""
+
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if args[:1] in (["--version"], ["version"], ["-v"]):
-        print(f"Dockyard version {__version__}")
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _run(args: list[str]) -> int:
+    from dockyard.cli import output
+
+    host: str | None = None
+    debug = False
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg in ("-v", "--version"):
+            output.out(f"Dockyard version {__version__}")
+            return 0
+        if arg in ("-h", "--help"):
+            output.out(USAGE)
+            return 0
+        if arg in ("-D", "--debug"):
+            debug = True
+        elif arg in ("-H", "--host", "-l", "--log-level"):
+            if i + 1 >= len(args):
+                return _usage_error(f"flag needs an argument: {arg}")
+            if arg in ("-H", "--host"):
+                host = args[i + 1]
+            i += 1
+        elif arg.startswith("--host="):
+            host = arg[len("--host=") :]
+        elif arg.startswith("-H"):
+            host = arg[2:]
+        elif arg.startswith("--log-level="):
+            pass
+        elif arg == "--":
+            i += 1
+            break
+        elif arg.startswith("-") and arg != "-":
+            return _usage_error(f"unknown flag: {arg}")
+        else:
+            break
+        i += 1
+    if i >= len(args):
+        output.out(USAGE)
         return 0
-    print(
-        "dockyard: the client needs dockyardd, which is not built yet; "
-        "run containers with 'dockyard-runtime run' for now",
-        file=sys.stderr,
+    name, rest = args[i], args[i + 1 :]
+    if name in GROUPS:
+        if not rest or rest[0] in ("-h", "--help"):
+            output.out(_group_usage(name))
+            return 0
+        target = GROUPS[name].get(rest[0])
+        if target is None:
+            return _usage_error(f"unknown command: dockyard {name} {rest[0]}", f"dockyard {name}")
+        name, rest = f"{name} {rest[0]}", rest[1:]
+    else:
+        target = COMMANDS.get(name)
+        if target is None:
+            return _usage_error(f"unknown command: dockyard {name}")
+    if debug:
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG, format="DEBU[%(name)s] %(message)s")
+    module = __import__(f"dockyard.cli.{target[0]}", fromlist=[target[1]])
+    runner: Runner = getattr(module, target[1])
+    return _dispatch(runner, name, rest, host, debug)
+
+
+def _dispatch(runner: Runner, name: str, rest: list[str], host: str | None, debug: bool) -> int:
+    import os
+
+    from dockyard.cli import output
+    from dockyard.cli.context import Context
+    from dockyard.cli.errors import CommandFailed, HelpRequested, UsageError
+    from dockyard.client.errors import APIError, ClientError
+
+    try:
+        from dockyard.client.transport import resolve_host
+
+        ctx = Context(resolve_host(host, os.environ), debug)
+        return runner(ctx, rest)
+    except HelpRequested as e:
+        output.out(e.text)
+        return 0
+    except UsageError as e:
+        if e.command is not None:
+            e.command = name  # "image ls", not the shared command's "images"
+        output.err(str(e))
+        return 125
+    except APIError as e:
+        _trace(debug)
+        output.err(f"Error response from daemon: {e.message}")
+        return 1
+    except (ClientError, CommandFailed) as e:
+        _trace(debug)
+        output.err(str(e))
+        return e.status if isinstance(e, CommandFailed) else 1
+    except BrokenPipeError:
+        # `dockyard images | head`: the reader left; say nothing, like docker
+        sys.stderr.close()
+        return 1
+    except OSError as e:
+        _trace(debug)
+        output.err(f"dockyard {name}: {e}")
+        return 1
+
+
+def _trace(debug: bool) -> None:
+    if debug:
+        from dockyard.cli import output
+
+        output.traceback()
+
+
+def _usage_error(message: str, command: str = "dockyard") -> int:
+    from dockyard.cli import output
+
+    output.err(f"{message}\nSee '{command} --help'.")
+    return 125
+
+
+def _group_usage(group: str) -> str:
+    subs = "\n".join(f"  {sub}" for sub in sorted(GROUPS[group]))
+    return (
+        f"Usage:  dockyard {group} COMMAND\n\n{GROUP_HELP[group]}\n\nCommands:\n{subs}\n\n"
+        f"Run 'dockyard {group} COMMAND --help' for more information on a command."
     )
-    return 2
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ image stays).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from dockyard.errors import Conflict, InvalidArgument, NotFound
@@ -172,8 +172,16 @@ class Pruned:
     bytes_freed: int
 
 
-def prune_images(store: ImageStore, *, all_images: bool = False) -> Pruned:
-    """Remove dangling images (``all_images``: every image no container uses)."""
+def prune_images(
+    store: ImageStore,
+    *,
+    all_images: bool = False,
+    select: Callable[[ImageRecord], bool] | None = None,
+) -> Pruned:
+    """Remove dangling images (``all_images``: every image no container uses).
+
+    ``select`` narrows the candidates further (the API's ``label`` and ``until`` filters).
+    """
     done: list[Removed] = []
     with store.lock:
         used = {c.image_id for c in store.metadata.list_containers()}
@@ -181,6 +189,8 @@ def prune_images(store: ImageStore, *, all_images: bool = False) -> Pruned:
         images = sorted(store.metadata.list_images(), key=lambda i: len(i.layers), reverse=True)
         for image in images:
             if image.id in used or (image.names and not all_images):
+                continue
+            if select is not None and not select(image):
                 continue
             if children(store, image.id):
                 continue

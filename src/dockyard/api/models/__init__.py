@@ -1,0 +1,1 @@
+"""Docker's PascalCase JSON for each resource, built from the engine's value objects."""

@@ -1,0 +1,281 @@
+"""Everything the CLI prints goes through here, shaped like the docker CLI's output.
+
+Tables use the layout of Go's ``text/tabwriter`` as docker configures it (min width 10,
+padding 3); sizes and durations follow docker's ``go-units``. Only this module writes
+to stdout/stderr.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
+
+_SIZE_UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
+
+
+# -- writing
+
+
+def out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def write(text: str) -> None:
+    sys.stdout.write(text)
+
+
+def err(text: str) -> None:
+    sys.stdout.flush()
+    sys.stderr.write(text + "\n")
+
+
+def traceback() -> None:
+    """The exception being handled, for ``--debug``."""
+    import traceback as tb
+
+    tb.print_exc(file=sys.stderr)
+
+
+def write_stream(chunks: Iterable[bytes], path: str | None = None) -> None:
+    """Binary output (``save``) to stdout, or to ``path`` through a temporary file renamed
+    into place at the end (as docker does), so a failed save leaves no half file."""
+    if path is None:
+        sys.stdout.flush()
+        target = sys.stdout.buffer
+        for chunk in chunks:
+            target.write(chunk)
+        target.flush()
+        return
+    import os
+
+    directory, base = os.path.split(os.path.abspath(path))
+    tmp = os.path.join(directory, f".{base}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            for chunk in chunks:
+                f.write(chunk)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+def stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
+def confirm(question: str) -> bool:
+    """docker's ``[y/N]`` prompt; anything but y/yes (or no input) is a no."""
+    write(f"{question} [y/N] ")
+    sys.stdout.flush()
+    answer = sys.stdin.readline().strip().lower()
+    return answer in ("y", "yes")
+
+
+# -- tables
+
+
+def tabwrite(text: str, minwidth: int = 10, padding: int = 3) -> str:
+    """Align tab-separated cells like Go's ``tabwriter.NewWriter(w, minwidth, 1, padding,
+    ' ', 0)``: a cell ends at a tab; the last cell of a line is not aligned; a column
+    block is a run of consecutive lines that have that column.
+    """
+    trailing = text.endswith("\n")
+    rows = [line.split("\t") for line in (text[:-1] if trailing else text).split("\n")]
+    outl: list[str] = []
+    _format(rows, [], 0, len(rows), minwidth, padding, outl)
+    return "\n".join(outl) + ("\n" if trailing else "")
+
+
+def _format(
+    rows: list[list[str]],
+    widths: list[int],
+    line0: int,
+    line1: int,
+    minwidth: int,
+    padding: int,
+    outl: list[str],
+) -> None:
+    column = len(widths)
+    this = line0
+    while this < line1:
+        if column >= len(rows[this]) - 1:
+            this += 1
+            continue
+        _write_lines(rows, widths, line0, this, outl)
+        line0 = this
+        width = minwidth
+        while this < line1 and column < len(rows[this]) - 1:
+            width = max(width, len(rows[this][column]) + padding)
+            this += 1
+        widths.append(width)
+        _format(rows, widths, line0, this, minwidth, padding, outl)
+        widths.pop()
+        line0 = this
+    _write_lines(rows, widths, line0, line1, outl)
+
+
+def _write_lines(
+    rows: list[list[str]], widths: list[int], line0: int, line1: int, outl: list[str]
+) -> None:
+    for row in rows[line0:line1]:
+        parts = [cell.ljust(widths[j]) if j < len(widths) else cell for j, cell in enumerate(row)]
+        outl.append("".join(parts))
+
+
+def table(headers: list[str], rows: Iterable[list[str]]) -> str:
+    lines = ["\t".join(headers)] + ["\t".join(row) for row in rows]
+    return tabwrite("\n".join(lines) + "\n")
+
+
+def print_table(headers: list[str], rows: Iterable[list[str]]) -> None:
+    write(table(headers, rows))
+
+
+def print_tabbed(text: str, minwidth: int = 10, padding: int = 3) -> None:
+    write(tabwrite(text, minwidth, padding))
+
+
+def render_rows(fmt: str, rows: list[dict[str, str]], headers: dict[str, str]) -> str:
+    """Rows through a ``--format`` template; a ``table`` one gets a header line and
+    tabwriter alignment (docker's formatter.Context)."""
+    from dockyard.cli.template import Template
+
+    tmpl = Template(fmt)
+    lines = []
+    if tmpl.table:
+        header = {key: headers.get(key, "") for key in (rows[0] if rows else headers)}
+        header.update(headers)
+        lines.append(tmpl.render(header) + "\n")
+    lines.extend(tmpl.render(row, strict=True) + "\n" for row in rows)
+    text = "".join(lines)
+    return tabwrite(text) if tmpl.table else text
+
+
+def print_rows(fmt: str, rows: list[dict[str, str]], headers: dict[str, str]) -> None:
+    write(render_rows(fmt, rows, headers))
+
+
+def render_objects(fmt: str | None, objects: list[Any]) -> str:
+    """``inspect``: a JSON array indented by 4 (docker's), or the template per object."""
+    if fmt is None or fmt == "":
+        import json
+
+        return json.dumps(objects, indent=4, ensure_ascii=False) + "\n"
+    from dockyard.cli.template import Template
+
+    tmpl = Template(fmt)
+    return "".join(tmpl.render(obj) + "\n" for obj in objects)
+
+
+def print_objects(fmt: str | None, objects: list[Any]) -> None:
+    write(render_objects(fmt, objects))
+
+
+def print_json(value: Any) -> None:
+    import json
+
+    out(json.dumps(value, ensure_ascii=False))
+
+
+# -- docker's units
+
+
+def human_size(size: float, precision: int = 3) -> str:
+    """go-units ``HumanSizeWithPrecision``: decimal units, ``precision`` significant digits
+    (docker images/history use 3: "4.26MB"; ``HumanSize`` is 4: "16.43MB")."""
+    i = 0
+    size = float(size)
+    while size >= 1000.0 and i < len(_SIZE_UNITS) - 1:
+        size /= 1000.0
+        i += 1
+    return f"{size:.{precision}g}{_SIZE_UNITS[i]}"
+
+
+def human_duration(seconds: float) -> str:
+    """go-units ``HumanDuration``: "Less than a second", "About a minute", "2 hours"."""
+    s = int(seconds)
+    if s < 1:
+        return "Less than a second"
+    if s == 1:
+        return "1 second"
+    if s < 60:
+        return f"{s} seconds"
+    minutes = int(seconds / 60)
+    if minutes == 1:
+        return "About a minute"
+    if minutes < 60:
+        return f"{minutes} minutes"
+    hours = int(seconds / 3600 + 0.5)  # Go's Duration.Round(time.Hour), half away from 0
+    if hours == 1:
+        return "About an hour"
+    if hours < 48:
+        return f"{hours} hours"
+    if hours < 24 * 7 * 2:
+        return f"{hours // 24} days"
+    if hours < 24 * 30 * 2:
+        return f"{hours // 24 // 7} weeks"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24 // 30} months"
+    return f"{int(seconds / 3600) // 24 // 365} years"
+
+
+def bytes_size(size: float) -> str:
+    """go-units ``BytesSize``: binary units, 4 significant digits ("7.698GiB")."""
+    units = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
+    i = 0
+    size = float(size)
+    while size >= 1024.0 and i < len(units) - 1:
+        size /= 1024.0
+        i += 1
+    return f"{size:.4g}{units[i]}"
+
+
+def since(timestamp: float, now: float | None = None) -> str:
+    """ "2 hours ago" for a unix time, as docker's ``CreatedSince``."""
+    return human_duration((time.time() if now is None else now) - timestamp) + " ago"
+
+
+def local_time(timestamp: float) -> str:
+    """Go's ``time.Unix(t, 0).String()``: "2024-05-01 10:00:00 +0200 CEST"."""
+    return time.strftime("%Y-%m-%d %H:%M:%S %z %Z", time.localtime(timestamp))
+
+
+def rfc3339(timestamp: float) -> str:
+    """Go's ``time.Format(time.RFC3339)`` in local time: "2024-05-01T10:00:00+02:00"."""
+    t = time.localtime(timestamp)
+    off = t.tm_gmtoff or 0
+    if off == 0:
+        zone = "Z"
+    else:
+        sign = "+" if off > 0 else "-"
+        zone = f"{sign}{abs(off) // 3600:02d}:{abs(off) % 3600 // 60:02d}"
+    return time.strftime("%Y-%m-%dT%H:%M:%S", t) + zone
+
+
+def truncate_id(image_id: str) -> str:
+    """docker's ``stringid.TruncateID``: no algorithm prefix, 12 hex digits."""
+    return image_id.partition(":")[2][:12] if ":" in image_id else image_id[:12]
+
+
+def ellipsis(text: str, width: int) -> str:
+    """docker's ``formatter.Ellipsis`` for single-width text: cut to ``width`` with "…"."""
+    if width <= 0:
+        return ""
+    if len(text) <= width:
+        return text
+    if width == 1:
+        return text[0]
+    return text[: width - 1] + "…"

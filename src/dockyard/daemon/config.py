@@ -1,0 +1,236 @@
+"""``DaemonConfig``: built once from flags merged over ``daemon.json``, then passed down.
+
+Like dockerd: a directive given both as a flag and in the file with different values is
+an error naming every such directive; a key the daemon does not know is an error naming
+the key; an explicitly named config file must exist, the default one may be absent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from dockyard.errors import InvalidArgument
+
+DEFAULT_CONFIG_FILE = Path("/etc/dockyard/daemon.json")
+DEFAULT_HOST = "unix:///run/dockyard.sock"
+BUILTIN_RUNTIME = "dockyard"
+BUILTIN_RUNTIME_PATH = "dockyard-runtime"
+# other OCI runtimes registered by default when they are installed (like dockerd's runc)
+KNOWN_RUNTIMES = ("runc", "crun")
+LOG_LEVELS = ("debug", "info", "warn", "error", "fatal")
+STORAGE_DRIVERS = ("overlay", "btrfs", "vfs")
+
+
+def _frozen(d: Mapping[str, str]) -> Mapping[str, str]:
+    return MappingProxyType(dict(d))
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    hosts: tuple[str, ...] = (DEFAULT_HOST,)
+    data_root: Path = Path("/var/lib/dockyard")
+    exec_root: Path = Path("/run/dockyard")
+    storage_driver: str = "overlay"
+    default_runtime: str = BUILTIN_RUNTIME
+    runtimes: Mapping[str, str] = field(
+        default_factory=lambda: _frozen({BUILTIN_RUNTIME: BUILTIN_RUNTIME_PATH})
+    )
+    pidfile: Path = Path("/run/dockyardd.pid")
+    log_level: str = "info"
+    debug: bool = False
+    group: str = "dockyard"
+    dns: tuple[str, ...] = ()
+    http_proxy: str = ""
+    https_proxy: str = ""
+    no_proxy: str = ""
+    shutdown_timeout: float = 15.0
+    config_file: Path = DEFAULT_CONFIG_FILE
+
+
+# daemon.json key -> (DaemonConfig field, expected JSON type)
+FILE_KEYS: dict[str, tuple[str, type | tuple[type, ...]]] = {
+    "hosts": ("hosts", list),
+    "data-root": ("data_root", str),
+    "exec-root": ("exec_root", str),
+    "storage-driver": ("storage_driver", str),
+    "default-runtime": ("default_runtime", str),
+    "runtimes": ("runtimes", dict),
+    "pidfile": ("pidfile", str),
+    "log-level": ("log_level", str),
+    "debug": ("debug", bool),
+    "group": ("group", str),
+    "dns": ("dns", list),
+    "proxies": ("proxies", dict),
+    "shutdown-timeout": ("shutdown_timeout", (int, float)),
+}
+PROXY_KEYS = {"http-proxy": "http_proxy", "https-proxy": "https_proxy", "no-proxy": "no_proxy"}
+
+
+def read_file(path: Path, explicit: bool) -> dict[str, Any]:
+    """The directives of ``daemon.json`` as DaemonConfig field values."""
+    try:
+        raw = path.read_text()
+    except FileNotFoundError:
+        if explicit:
+            raise InvalidArgument(f"config file {path} does not exist") from None
+        return {}
+    except OSError as e:
+        raise InvalidArgument(f"cannot read config file {path}: {e.strerror}") from None
+    where = f"unable to configure the Dockyard daemon with file {path}"
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError as e:
+        raise InvalidArgument(f"{where}: invalid JSON: {e}") from None
+    if not isinstance(data, dict):
+        raise InvalidArgument(f"{where}: expected a JSON object")
+    unknown = sorted(k for k in data if k not in FILE_KEYS)
+    if unknown:
+        raise InvalidArgument(
+            f"{where}: the following directives don't match any configuration option: "
+            + ", ".join(unknown)
+        )
+    out: dict[str, Any] = {}
+    for key, raw in data.items():
+        value: Any = raw
+        name, kind = FILE_KEYS[key]
+        if not isinstance(raw, kind) or (kind is not bool and isinstance(raw, bool)):
+            raise InvalidArgument(f"{where}: {key}: expected {_kind_name(kind)}, got {value!r}")
+        if key in ("hosts", "dns"):
+            if not all(isinstance(v, str) for v in value):
+                raise InvalidArgument(f"{where}: {key}: expected a list of strings")
+            out[name] = tuple(value)
+        elif key == "runtimes":
+            out[name] = _file_runtimes(value, where)
+        elif key == "proxies":
+            for pk, pv in value.items():
+                if pk not in PROXY_KEYS or not isinstance(pv, str):
+                    raise InvalidArgument(f"{where}: proxies: unknown or invalid entry {pk!r}")
+                out[PROXY_KEYS[pk]] = pv
+        elif key in ("data-root", "exec-root", "pidfile"):
+            out[name] = Path(value)
+        elif key == "shutdown-timeout":
+            out[name] = float(value)
+        else:
+            out[name] = value
+    return out
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    names = {list: "a list", str: "a string", dict: "an object", bool: "true or false"}
+    return "a number" if isinstance(kind, tuple) else names.get(kind, kind.__name__)
+
+
+def _file_runtimes(value: dict[str, Any], where: str) -> dict[str, str]:
+    out = {}
+    for name, spec in value.items():
+        if not isinstance(spec, dict) or not isinstance(spec.get("path"), str):
+            raise InvalidArgument(f'{where}: runtimes: {name}: expected {{"path": "..."}}')
+        out[name] = spec["path"]
+    return out
+
+
+def parse_runtime(flag: str) -> tuple[str, str]:
+    """``--add-runtime name=path``."""
+    name, sep, path = flag.partition("=")
+    if not sep or not name or not path:
+        raise InvalidArgument(f"--add-runtime {flag!r}: expected name=path")
+    return name, path
+
+
+def build(flags: Mapping[str, Any], config_file: Path | None = None) -> DaemonConfig:
+    """Merge ``flags`` (only those given on the command line) over the config file.
+
+    ``flags`` uses DaemonConfig field names; ``runtimes`` holds the --add-runtime pairs.
+    """
+    explicit = config_file is not None
+    path = config_file or DEFAULT_CONFIG_FILE
+    from_file = read_file(path, explicit)
+    conflicts = []
+    for name, value in flags.items():
+        if name == "runtimes" or name not in from_file:
+            continue
+        if from_file[name] != value:
+            conflicts.append(
+                f"{name.replace('_', '-')}: (from flag: {_show(value)}, "
+                f"from file: {_show(from_file[name])})"
+            )
+    added: dict[str, str] = dict(flags.get("runtimes", {}))
+    file_runtimes: dict[str, str] = from_file.get("runtimes", {})
+    for name, rpath in added.items():
+        if name in file_runtimes and file_runtimes[name] != rpath:
+            conflicts.append(
+                f"runtimes: {name} (from flag: {rpath}, from file: {file_runtimes[name]})"
+            )
+    if conflicts:
+        raise InvalidArgument(
+            f"unable to configure the Dockyard daemon with file {path}: the following "
+            "directives are specified both as a flag and in the configuration file: "
+            + "; ".join(conflicts)
+        )
+    values = {**from_file, **{k: v for k, v in flags.items() if k != "runtimes"}}
+    values["runtimes"] = _runtimes(file_runtimes, added)
+    for proxy, env in (
+        ("http_proxy", "HTTP_PROXY"),
+        ("https_proxy", "HTTPS_PROXY"),
+        ("no_proxy", "NO_PROXY"),
+    ):
+        if proxy not in values:
+            values[proxy] = os.environ.get(env, os.environ.get(env.lower(), ""))
+    values["config_file"] = path
+    config = DaemonConfig(**values)
+    check(config)
+    return config
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, tuple):
+        return "[" + " ".join(map(str, value)) + "]"
+    return str(value)
+
+
+def _runtimes(from_file: Mapping[str, str], added: Mapping[str, str]) -> Mapping[str, str]:
+    runtimes = {BUILTIN_RUNTIME: BUILTIN_RUNTIME_PATH}
+    for name in KNOWN_RUNTIMES:
+        found = shutil.which(name)
+        if found:
+            runtimes[name] = found
+    for name, path in {**from_file, **added}.items():
+        if name == BUILTIN_RUNTIME:
+            raise InvalidArgument(f"runtime name {name!r} is reserved for the built-in runtime")
+        runtimes[name] = path
+    return _frozen(runtimes)
+
+
+def check(config: DaemonConfig) -> None:
+    """Values that are well-formed but wrong (each message says what to use instead)."""
+    if not config.hosts:
+        raise InvalidArgument("no host to listen on: give -H unix:///path/to/socket")
+    if config.storage_driver not in STORAGE_DRIVERS:
+        raise InvalidArgument(
+            f"unknown storage driver {config.storage_driver!r}: use one of "
+            + ", ".join(STORAGE_DRIVERS)
+        )
+    if config.default_runtime not in config.runtimes:
+        raise InvalidArgument(
+            f"default runtime {config.default_runtime!r} is not configured: use one of "
+            + ", ".join(sorted(config.runtimes))
+            + " or add it with --add-runtime name=path"
+        )
+    if config.log_level not in LOG_LEVELS:
+        raise InvalidArgument(
+            f"unknown log level {config.log_level!r}: use one of " + ", ".join(LOG_LEVELS)
+        )
+    for name in ("data_root", "exec_root", "pidfile"):
+        if not getattr(config, name).is_absolute():
+            raise InvalidArgument(f"{name.replace('_', '-')} must be an absolute path")
+    if config.shutdown_timeout < 0:
+        raise InvalidArgument("shutdown-timeout must not be negative")

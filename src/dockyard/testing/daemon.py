@@ -1,0 +1,242 @@
+"""A private ``dockyardd`` for tests: its own socket, data root, exec root and pidfile.
+
+``Daemon.start()`` runs ``python -m dockyard.daemon.main`` (the code under test, not
+whatever is installed) with everything under one ``dyt-daemon-*`` temp dir and the socket
+``<dir>/dyt-<hex>.sock``, and waits until ``/_ping`` answers. ``docker(...)`` runs the real
+docker CLI against it with a private ``DOCKER_CONFIG``. ``stop()`` sends SIGTERM and
+checks the daemon exited 0 and removed its socket and pidfile; ``cleanup()`` removes the
+dir (the fixtures call both).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .names import unique
+
+DOCKER = "/usr/local/bin/docker"
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 30.0
+
+
+class DaemonFailed(Exception):
+    """dockyardd did not start or stop as expected; the message has its log's tail."""
+
+
+def ping(sock: Path, timeout: float = 1.0) -> bool:
+    """Whether a daemon answers ``GET /_ping`` with 200 on ``sock``."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(timeout)
+            s.connect(str(sock))
+            s.sendall(b"GET /_ping HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n")
+            head = s.recv(64)
+    except OSError:
+        return False
+    return head.startswith(b"HTTP/1.1 200")
+
+
+@dataclass
+class Daemon:
+    """One running dockyardd (see the module docstring)."""
+
+    dir: Path
+    sock: Path
+    proc: subprocess.Popen[bytes] | None = None
+    args: tuple[str, ...] = ()
+    stopped_rc: int | None = field(default=None)
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.sock}"
+
+    @property
+    def data_root(self) -> Path:
+        return self.dir / "data"
+
+    @property
+    def exec_root(self) -> Path:
+        return self.dir / "exec"
+
+    @property
+    def pidfile(self) -> Path:
+        return self.dir / "dockyardd.pid"
+
+    @property
+    def config_file(self) -> Path:
+        return self.dir / "daemon.json"
+
+    @property
+    def log(self) -> Path:
+        return self.dir / "dockyardd.log"
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def argv(self, *extra: str) -> list[str]:
+        return [
+            sys.executable, "-m", "dockyard.daemon.main",
+            "-H", self.url,
+            "--data-root", str(self.data_root),
+            "--exec-root", str(self.exec_root),
+            "--pidfile", str(self.pidfile),
+            "--config-file", str(self.config_file),
+            *extra,
+        ]  # fmt: skip
+
+    @classmethod
+    def prepare(cls, config: Mapping[str, Any] | None = None, base: Path | None = None) -> Daemon:
+        """Make the dirs and daemon.json, but start nothing (``run`` / ``launch`` do)."""
+        top = Path(tempfile.mkdtemp(prefix="dyt-daemon-", dir=base))
+        top.chmod(0o711)
+        daemon = cls(top, top / f"{unique()}.sock")
+        daemon.config_file.write_text(json.dumps(dict(config or {})))
+        return daemon
+
+    @classmethod
+    def start(
+        cls,
+        *args: str,
+        config: Mapping[str, Any] | None = None,
+        storage_driver: str | None = None,
+        base: Path | None = None,
+    ) -> Daemon:
+        """Start a daemon and wait for ``_ping``; ``args`` are extra dockyardd flags.
+
+        ``storage_driver`` None keeps the daemon's default (overlay).
+        """
+        daemon = cls.prepare(config, base)
+        extra = list(args)
+        if storage_driver and "storage-driver" not in (config or {}):
+            extra += ["--storage-driver", storage_driver]
+        try:
+            daemon.launch(*extra)
+            daemon.wait_ready()
+        except BaseException:
+            daemon.kill()
+            daemon.cleanup()
+            raise
+        return daemon
+
+    def launch(self, *extra: str) -> None:
+        self.args = tuple(extra)
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                self.argv(*extra),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+
+    def run(self, *extra: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+        """Run a dockyardd with this daemon's dirs to completion (for failing start-ups)."""
+        return subprocess.run(
+            self.argv(*extra), capture_output=True, text=True, timeout=timeout, check=False
+        )
+
+    def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
+        assert self.proc is not None
+        deadline = time.monotonic() + timeout
+        while not ping(self.sock):
+            if self.proc.poll() is not None:
+                raise DaemonFailed(
+                    f"dockyardd exited with {self.proc.returncode}:\n{self.log_tail()}"
+                )
+            if time.monotonic() > deadline:
+                raise DaemonFailed(f"dockyardd did not answer in {timeout}s:\n{self.log_tail()}")
+            time.sleep(0.05)
+
+    def docker(
+        self,
+        *args: str,
+        check: bool = True,
+        input: bytes | None = None,
+        timeout: float = 120.0,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the real docker CLI against this daemon; RuntimeError when it fails."""
+        conf = self.dir / "docker-config"
+        conf.mkdir(exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+        env.update(DOCKER_CONFIG=str(conf), DOCKER_CLI_HINTS="false")
+        res = subprocess.run(
+            [DOCKER, "-H", self.url, *args],
+            input=input.decode() if input is not None else None,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            env=env,
+        )
+        if check and res.returncode != 0:
+            raise RuntimeError(
+                f"docker {' '.join(args)}: exit {res.returncode}: {res.stderr.strip()}"
+            )
+        return res
+
+    def client_env(self) -> dict[str, str]:
+        """An environment for docker-py (``docker.from_env()``) pointing at this daemon."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+        env["DOCKER_HOST"] = self.url
+        return env
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = STOP_TIMEOUT) -> int:
+        """Signal the daemon, wait, and check it exited 0 and removed socket and pidfile."""
+        if self.proc is None or self.proc.poll() is not None:
+            rc = self.proc.returncode if self.proc is not None else 0
+        else:
+            self.proc.send_signal(sig)
+            try:
+                rc = self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                raise DaemonFailed(
+                    f"dockyardd did not stop within {timeout}s:\n{self.log_tail()}"
+                ) from None
+        self.stopped_rc = rc
+        if rc != 0:
+            raise DaemonFailed(f"dockyardd exited with {rc}:\n{self.log_tail()}")
+        for left in (self.sock, self.pidfile):
+            if left.exists():
+                raise DaemonFailed(f"dockyardd left {left} behind")
+        return rc
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def cleanup(self) -> None:
+        """Kill whatever still runs and remove every file of this daemon."""
+        self.kill()
+        with contextlib.suppress(FileNotFoundError):
+            self.sock.unlink()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def running(*args: str, config: Mapping[str, Any] | None = None, **kw: Any) -> Iterator[Daemon]:
+    """A daemon for the ``with`` block: stopped (checked) and removed on the way out."""
+    daemon = Daemon.start(*args, config=config, **kw)
+    try:
+        yield daemon
+        daemon.stop()
+    finally:
+        daemon.cleanup()
