@@ -32,7 +32,8 @@ class Failed(Exception):
 @dataclass(frozen=True)
 class Contender:
     name: str
-    run: Callable[[], None]
+    # a timed case ignores what run returns; a case with another unit reports the figure
+    run: Callable[[], float | None]
 
 
 CaseFactory = Callable[[Path], contextlib.AbstractContextManager[Sequence[Contender]]]
@@ -43,16 +44,19 @@ class Case:
     name: str
     setup: CaseFactory
     doc: str = ""
+    unit: str = "ms"  # "ms": the wall-clock time of run(); else the figure run() returns
 
 
 REGISTRY: dict[str, Case] = {}
 
 
-def case(name: str) -> Callable[[Callable[[Path], Iterator[Sequence[Contender]]]], Case]:
+def case(
+    name: str, unit: str = "ms"
+) -> Callable[[Callable[[Path], Iterator[Sequence[Contender]]]], Case]:
     """Register a generator ``f(tmp) -> yields [Contender, ...]`` as the case ``name``."""
 
     def register(fn: Callable[[Path], Iterator[Sequence[Contender]]]) -> Case:
-        c = Case(name, contextlib.contextmanager(fn), (fn.__doc__ or "").strip())
+        c = Case(name, contextlib.contextmanager(fn), (fn.__doc__ or "").strip(), unit)
         REGISTRY[name] = c
         return c
 
@@ -99,14 +103,14 @@ class CaseResult:
     outcomes: list[Outcome]
 
 
-def _attempt(contender: Contender, outcome: Outcome) -> float | None:
+def _attempt(contender: Contender, outcome: Outcome, timed: bool) -> float | None:
     start = time.perf_counter()
     try:
-        contender.run()
+        figure = contender.run()
     except Exception as e:  # any failure of one contender is reported, not fatal
         outcome.error = str(e).splitlines()[0] if str(e) else type(e).__name__
         return None
-    return time.perf_counter() - start
+    return time.perf_counter() - start if timed else figure
 
 
 def measure(
@@ -130,7 +134,7 @@ def measure(
             for contender, outcome in pairs[shift:] + pairs[:shift]:
                 if outcome.error is not None:
                     continue
-                took = _attempt(contender, outcome)
+                took = _attempt(contender, outcome, c.unit == "ms")
                 if took is not None and round_no >= warmup:
                     outcome.times.append(took)
             progress(f"{c.name}: round {round_no + 1}/{warmup + runs}")
@@ -158,17 +162,19 @@ def table(results: Sequence[CaseResult]) -> str:
         "|---|---|---:|---:|---:|",
     ]
     for r in results:
+        unit = r.case.unit
+        fmt = _ms if unit == "ms" else lambda v, unit=unit: f"{v:.1f} {unit}"
         ours = next((o for o in r.outcomes if o.name == DOCKYARD and o.times), None)
         for o in r.outcomes:
             if o.error is not None or not o.times:
                 why = (o.error or "").replace("|", "\\|")
                 rows.append(f"| {r.case.name} | {o.name} | failed | {why} | - |")
                 continue
-            span = f"{_ms(min(o.times))}-{_ms(max(o.times))}"
+            span = f"{fmt(min(o.times))}-{fmt(max(o.times))}"
             ratio = "-"
             if o.name != DOCKYARD and ours is not None:
                 ratio = f"{ours.median / o.median:.2f}x"
-            rows.append(f"| {r.case.name} | {o.name} | {_ms(o.median)} | {span} | {ratio} |")
+            rows.append(f"| {r.case.name} | {o.name} | {fmt(o.median)} | {span} | {ratio} |")
     return "\n".join(rows)
 
 
@@ -180,6 +186,7 @@ def report(results: Sequence[CaseResult], runs: int, warmup: int) -> str:
         f"- machine: {machine()}\n"
         f"- method: {warmup} warm-up runs, then {runs} runs of each contender, alternating"
         " in an order rotated every round;"
-        " wall-clock time of one operation\n\n"
+        " wall-clock time of one operation (a case in another unit: the figure each"
+        " run reports)\n\n"
         f"{table(results)}\n"
     )

@@ -1,5 +1,5 @@
 """Benchmark cases; importing a module registers its cases with the harness."""
 
-from . import images, runtime
+from . import daemon, images, runtime
 
-__all__ = ["images", "runtime"]
+__all__ = ["daemon", "images", "runtime"]

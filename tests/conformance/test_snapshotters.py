@@ -10,8 +10,6 @@ import errno
 import os
 import shutil
 import stat
-import subprocess
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import pytest
 from dockyard.errors import Conflict, NotFound
 from dockyard.kernel.probe import missing
 from dockyard.snapshots import Kind, Mount, Snapshotter, make_snapshotter, mount_all, unmount_all
+from dockyard.testing.btrfs import loop_btrfs
 from dockyard.testing.names import unique
 
 DRIVER_PARAMS = [
@@ -40,27 +39,8 @@ def btrfs_root(request: pytest.FixtureRequest) -> Iterator[Path | None]:
     if not wanted or missing(("root", "btrfs")):
         yield None
         return
-    base = Path(tempfile.mkdtemp(prefix="dyt-btrfs-"))
-    image = base / "dyt-btrfs.img"
-    point = base / "mnt"
-    point.mkdir()
-    mounted = False
-    try:
-        with image.open("wb") as f:
-            f.truncate(512 * 1024 * 1024)
-        subprocess.run(["mkfs.btrfs", "-q", str(image)], check=True, capture_output=True)
-        subprocess.run(["mount", "-o", "loop", str(image), str(point)], check=True)
-        mounted = True
+    with loop_btrfs() as point:
         yield point
-    finally:
-        if mounted:
-            subprocess.run(["umount", str(point)], check=False)
-        out = subprocess.run(
-            ["losetup", "-j", str(image)], capture_output=True, text=True, check=False
-        ).stdout
-        for line in out.splitlines():
-            subprocess.run(["losetup", "-d", line.split(":", 1)[0]], check=False)
-        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(params=DRIVER_PARAMS)

@@ -19,7 +19,7 @@ from dockyard.images.rootfs import mount_container, unmount_container
 from dockyard.kernel import mount as km
 from dockyard.testing.names import unique
 
-DRIVERS = ("overlay", "vfs")
+DRIVERS = ("overlay", "vfs", "btrfs")
 
 
 def tar_of(files: Mapping[str, bytes | str | None], *, whiteouts: tuple[str, ...] = ()) -> bytes:
@@ -85,8 +85,9 @@ def unmount_under(root: Path) -> None:
 
 
 @contextmanager
-def new_store(driver: str) -> Iterator[ImageStore]:
-    root = Path(tempfile.mkdtemp(prefix="dyt-store-"))
+def new_store(driver: str, under: Path | None = None) -> Iterator[ImageStore]:
+    """A fresh store; ``under`` is where to make it (btrfs needs a btrfs file system)."""
+    root = Path(tempfile.mkdtemp(prefix="dyt-store-", dir=under))
     root.chmod(0o755)
     store = ImageStore(root, driver)
     try:
@@ -110,7 +111,13 @@ def mounted(store: ImageStore, container_id: str) -> Iterator[Path]:
         target.rmdir()
 
 
-@pytest.fixture(params=DRIVERS)
+@pytest.fixture(
+    params=[
+        pytest.param(d, id=d, marks=pytest.mark.requires("btrfs") if d == "btrfs" else ())
+        for d in DRIVERS
+    ]
+)
 def store(request: pytest.FixtureRequest) -> Iterator[ImageStore]:
-    with new_store(request.param) as s:
+    under = request.getfixturevalue("btrfs_mount") if request.param == "btrfs" else None
+    with new_store(request.param, under) as s:
         yield s
