@@ -22,9 +22,9 @@ if [ ! -x "$PREFIX/bin/python" ]; then
 fi
 "$PREFIX/bin/pip" install -q --disable-pip-version-check \
     --config-settings editable_mode=compat -e "$HERE[dev]"
-# dockyard-runtime starts on every container start: its launcher runs the interpreter
-# with -I -S (no site, no environment; site and pip's wrapper cost ~5 ms) and puts
-# the package on sys.path itself.
+# dockyard-runtime starts on every container start and dockyard on every command: their
+# launchers run the interpreter with -I -S (no site, no environment; site and pip's
+# wrapper cost ~5 ms) and put the package on sys.path themselves.
 src=$("$PREFIX/bin/python" -c 'import dockyard, os; print(os.path.dirname(os.path.dirname(dockyard.__file__)))')
 cat >"$PREFIX/bin/dockyard-runtime" <<LAUNCHER
 #!$PREFIX/bin/python -IS
@@ -32,6 +32,14 @@ import sys
 sys.path.insert(0, "$src")
 from dockyard.runtime.cli import run_and_exit
 run_and_exit()
+LAUNCHER
+# the same for the client CLI (it needs nothing outside the stdlib and the package)
+cat >"$PREFIX/bin/dockyard" <<LAUNCHER
+#!$PREFIX/bin/python -IS
+import sys
+sys.path.insert(0, "$src")
+from dockyard.cli.main import main
+sys.exit(main())
 LAUNCHER
 for cmd in dockyard dockyardd dockyard-runtime; do
     ln -sf "$PREFIX/bin/$cmd" "/usr/local/bin/$cmd"
