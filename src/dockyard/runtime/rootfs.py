@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import stat
 
+from dockyard._internal.paths import climbs_above_root
 from dockyard.errors import InvalidArgument
 from dockyard.kernel import mount as km
 from dockyard.kernel.process import mknod
@@ -88,17 +89,10 @@ def resolve_in_root(root: str, path: str, what: str = "path") -> str:
         link_in_ctr = "/" + "/".join([*done, part])
         if target.startswith("/"):
             done = []
-        depth = len(done)
-        for t in target.split("/"):
-            if t == "..":
-                depth -= 1
-                if depth < 0:
-                    raise InvalidArgument(
-                        f"{what} {path}: symlink {link_in_ctr} -> {target} points outside "
-                        "the rootfs"
-                    )
-            elif t and t != ".":
-                depth += 1
+        if climbs_above_root(len(done), target):
+            raise InvalidArgument(
+                f"{what} {path}: symlink {link_in_ctr} -> {target} points outside the rootfs"
+            )
         parts = [p for p in target.split("/") if p and p != "."] + parts
     return os.path.join(root, *done)
 

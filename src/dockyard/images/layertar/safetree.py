@@ -16,6 +16,7 @@ import os
 import shutil
 import stat
 
+from dockyard._internal.paths import climbs_above_root
 from dockyard.errors import InvalidArgument
 
 WHITEOUT_PREFIX = ".wh."
@@ -52,18 +53,10 @@ def check_symlink_target(rel: str, target: str, entry: str) -> None:
     """
     if not target or "\0" in target:
         raise InvalidArgument(f"refusing layer entry {entry!r}: empty symlink target")
-    if target.startswith("/"):
-        return
-    depth = rel.count("/")
-    for part in target.split("/"):
-        if part == "..":
-            depth -= 1
-            if depth < 0:
-                raise InvalidArgument(
-                    f"refusing layer entry {entry!r}: symlink target {target!r} escapes the layer"
-                )
-        elif part not in ("", "."):
-            depth += 1
+    if not target.startswith("/") and climbs_above_root(rel.count("/"), target):
+        raise InvalidArgument(
+            f"refusing layer entry {entry!r}: symlink target {target!r} escapes the layer"
+        )
 
 
 class SafeTree:
