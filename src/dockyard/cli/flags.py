@@ -46,7 +46,16 @@ class Flag:
 class Command:
     """A command's usage line, description, flags and accepted number of arguments."""
 
-    __slots__ = ("aliases", "description", "flags", "max_args", "min_args", "name", "usage")
+    __slots__ = (
+        "aliases",
+        "description",
+        "flags",
+        "interspersed",
+        "max_args",
+        "min_args",
+        "name",
+        "usage",
+    )
 
     def __init__(
         self,
@@ -57,8 +66,12 @@ class Command:
         min_args: int = 0,
         max_args: int | None = None,
         aliases: tuple[str, ...] = (),
+        interspersed: bool = True,
     ) -> None:
+        """``interspersed=False``: flags end at the first positional (``run IMAGE CMD
+        ARGS...``, where the command's own flags belong to the command)."""
         self.name = name
+        self.interspersed = interspersed
         self.usage = usage
         self.description = description
         self.flags = flags
@@ -118,7 +131,7 @@ class Command:
                 while j < len(arg):
                     ch = arg[j]
                     j += 1
-                    if ch == "h":
+                    if ch == "h" and "h" not in by_short:
                         raise HelpRequested(self.help_text())
                     flag = by_short.get(ch)
                     if flag is None:
@@ -139,6 +152,9 @@ class Command:
                     break
             else:
                 args.append(arg)
+                if not self.interspersed:
+                    args.extend(argv[i:])
+                    break
         self._check_count(args)
         return values, args
 

@@ -27,10 +27,25 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rmi": ("images", "rmi"),
     "tag": ("images", "tag"),
     "history": ("images", "history"),
-    "inspect": ("images", "inspect"),
+    "inspect": ("containers", "inspect"),
     "load": ("archives", "load"),
     "save": ("archives", "save"),
     "import": ("archives", "import_"),
+    "run": ("containers", "run"),
+    "create": ("containers", "create"),
+    "start": ("containers", "start"),
+    "stop": ("containers", "stop"),
+    "kill": ("containers", "kill"),
+    "restart": ("containers", "restart"),
+    "rm": ("containers", "rm"),
+    "ps": ("containers", "ps"),
+    "logs": ("containers", "logs"),
+    "wait": ("containers", "wait"),
+    "rename": ("containers", "rename"),
+    "pause": ("containers", "pause"),
+    "unpause": ("containers", "unpause"),
+    "top": ("containers", "top"),
+    "attach": ("containers", "attach"),
 }
 GROUPS: dict[str, dict[str, tuple[str, str]]] = {
     "image": {
@@ -46,12 +61,38 @@ GROUPS: dict[str, dict[str, tuple[str, str]]] = {
         "save": ("archives", "save"),
         "import": ("archives", "import_"),
     },
+    "container": {
+        "run": ("containers", "run"),
+        "create": ("containers", "create"),
+        "start": ("containers", "start"),
+        "stop": ("containers", "stop"),
+        "kill": ("containers", "kill"),
+        "restart": ("containers", "restart"),
+        "rm": ("containers", "rm"),
+        "remove": ("containers", "rm"),
+        "ls": ("containers", "ps"),
+        "list": ("containers", "ps"),
+        "ps": ("containers", "ps"),
+        "logs": ("containers", "logs"),
+        "wait": ("containers", "wait"),
+        "inspect": ("containers", "container_inspect"),
+        "rename": ("containers", "rename"),
+        "pause": ("containers", "pause"),
+        "unpause": ("containers", "unpause"),
+        "top": ("containers", "top"),
+        "attach": ("containers", "attach"),
+        "prune": ("containers", "prune"),
+    },
     "system": {
         "df": ("system", "df"),
         "info": ("system", "info"),
     },
 }
-GROUP_HELP = {"image": "Manage images", "system": "Manage Dockyard"}
+GROUP_HELP = {
+    "container": "Manage containers",
+    "image": "Manage images",
+    "system": "Manage Dockyard",
+}
 
 USAGE = """\
 Usage:  dockyard [OPTIONS] COMMAND
@@ -59,22 +100,38 @@ Usage:  dockyard [OPTIONS] COMMAND
 A docker-compatible client for the Dockyard container engine
 
 Common Commands:
+  run         Create and run a new container from an image
+  ps          List containers
   images      List images
   version     Show the Dockyard version information
   info        Display system-wide information
 
 Management Commands:
+  container   Manage containers
   image       Manage images
   system      Manage Dockyard
 
 Commands:
+  attach      Attach local standard input, output, and error streams to a running container
+  create      Create a new container
   history     Show the history of an image
   import      Import the contents from a tarball to create a filesystem image
   inspect     Return low-level information on Dockyard objects
+  kill        Kill one or more running containers
   load        Load an image from a tar archive or STDIN
+  logs        Fetch the logs of a container
+  pause       Pause all processes within one or more containers
+  rename      Rename a container
+  restart     Restart one or more containers
+  rm          Remove one or more containers
   rmi         Remove one or more images
   save        Save one or more images to a tar archive (streamed to STDOUT by default)
+  start       Start one or more stopped containers
+  stop        Stop one or more running containers
   tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+  top         Display the running processes of a container
+  unpause     Unpause all processes within one or more containers
+  wait        Block until one or more containers stop, then print their exit codes
 
 Global Options:
   -D, --debug          Enable debug mode

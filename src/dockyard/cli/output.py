@@ -34,6 +34,14 @@ def err(text: str) -> None:
     sys.stderr.write(text + "\n")
 
 
+def write_bytes(data: bytes, stream: int = 1) -> None:
+    """Container output as it arrives: stream 2 to stderr, anything else to stdout."""
+    target = sys.stderr if stream == 2 else sys.stdout
+    target.flush()
+    target.buffer.write(data)
+    target.buffer.flush()
+
+
 def traceback() -> None:
     """The exception being handled, for ``--debug``."""
     import traceback as tb

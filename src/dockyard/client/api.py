@@ -11,7 +11,15 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import IO, Any
 
-from dockyard.client.transport import Body, Transport, quote_name
+from dockyard.client.transport import (
+    Body,
+    Hijacked,
+    Response,
+    Transport,
+    hijack_request,
+    quote_name,
+    version_tuple,
+)
 
 JSON = dict[str, Any]
 #: ``{"dangling": ["true"]}``: Docker's filter map (the query carries it as JSON)
@@ -125,7 +133,160 @@ class APIClient:
         )
         return resp.messages()
 
+    # -- containers
+
+    def create_container(self, config: JSON, name: str | None = None) -> JSON:
+        """``POST /containers/create``: ``{"Id": ..., "Warnings": [...]}``."""
+        resp = self.transport.request(
+            "POST", "/containers/create", query={"name": name or None}, json_body=config
+        )
+        doc = resp.json()
+        return doc if isinstance(doc, dict) else {}
+
+    def pull(self, image: str, tag: str | None = None) -> Iterator[JSON]:
+        """``POST /images/create?fromImage=``: the progress messages."""
+        query = {"fromImage": image, "tag": tag or None}
+        return self.transport.request("POST", "/images/create", query=query).messages()
+
+    def containers(
+        self,
+        all: bool = False,
+        filters: Filters | None = None,
+        limit: int = -1,
+        size: bool = False,
+    ) -> list[JSON]:
+        query = {
+            "all": all or None,
+            "limit": limit if limit > 0 else None,
+            "size": size or None,
+            "filters": encode_filters(filters),
+        }
+        return self._list(self.transport.request("GET", "/containers/json", query=query).json())
+
+    def inspect_container(self, ref: str, size: bool = False) -> JSON:
+        query = {"size": size or None}
+        doc = self.transport.request("GET", f"/containers/{quote_name(ref)}/json", query=query)
+        found = doc.json()
+        return found if isinstance(found, dict) else {}
+
+    def start(self, ref: str) -> bool:
+        """``POST /containers/{id}/start``; False when it was running already (304)."""
+        resp = self.transport.request("POST", f"/containers/{quote_name(ref)}/start")
+        resp.read()
+        return resp.status != 304
+
+    def stop(self, ref: str, timeout: int | None = None, signal: str | None = None) -> None:
+        query = {"t": timeout, "signal": signal or None}
+        self._post(f"/containers/{quote_name(ref)}/stop", query)
+
+    def restart(self, ref: str, timeout: int | None = None) -> None:
+        self._post(f"/containers/{quote_name(ref)}/restart", {"t": timeout})
+
+    def kill(self, ref: str, signal: str | None = None) -> None:
+        self._post(f"/containers/{quote_name(ref)}/kill", {"signal": signal or None})
+
+    def pause(self, ref: str) -> None:
+        self._post(f"/containers/{quote_name(ref)}/pause")
+
+    def unpause(self, ref: str) -> None:
+        self._post(f"/containers/{quote_name(ref)}/unpause")
+
+    def rename(self, ref: str, name: str) -> None:
+        self._post(f"/containers/{quote_name(ref)}/rename", {"name": name})
+
+    def resize(self, ref: str, height: int, width: int) -> None:
+        self._post(f"/containers/{quote_name(ref)}/resize", {"h": height, "w": width})
+
+    def remove_container(self, ref: str, force: bool = False, volumes: bool = False) -> None:
+        query = {"force": force or None, "v": volumes or None}
+        self.transport.request("DELETE", f"/containers/{quote_name(ref)}", query=query).read()
+
+    def top(self, ref: str, ps_args: str | None = None) -> JSON:
+        resp = self.transport.request(
+            "GET", f"/containers/{quote_name(ref)}/top", query={"ps_args": ps_args or None}
+        )
+        doc = resp.json()
+        return doc if isinstance(doc, dict) else {}
+
+    def prune_containers(self, filters: Filters | None = None) -> JSON:
+        query = {"filters": encode_filters(filters)}
+        doc = self.transport.request("POST", "/containers/prune", query=query).json()
+        return doc if isinstance(doc, dict) else {}
+
+    def wait_start(self, ref: str, condition: str | None = None) -> Response:
+        """``POST /containers/{id}/wait``: returns once the head arrived; ``wait_result``
+        reads the body, which comes when the wait is over."""
+        return self.transport.request(
+            "POST", f"/containers/{quote_name(ref)}/wait", query={"condition": condition}
+        )
+
+    @staticmethod
+    def wait_result(resp: Response) -> JSON:
+        doc = resp.json()
+        return doc if isinstance(doc, dict) else {}
+
+    def wait(self, ref: str, condition: str | None = None) -> JSON:
+        return self.wait_result(self.wait_start(ref, condition))
+
+    def logs(
+        self,
+        ref: str,
+        *,
+        stdout: bool = True,
+        stderr: bool = True,
+        follow: bool = False,
+        timestamps: bool = False,
+        tail: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> Iterator[tuple[int, bytes]]:
+        """``GET /containers/{id}/logs``: (stream, data) pairs (stream 1 when raw)."""
+        query = {
+            "stdout": stdout,
+            "stderr": stderr,
+            "follow": follow or None,
+            "timestamps": timestamps or None,
+            "tail": tail or None,
+            "since": since or None,
+            "until": until or None,
+        }
+        resp = self.transport.request("GET", f"/containers/{quote_name(ref)}/logs", query=query)
+        ctype = resp.headers.get("content-type", "")
+        if "multiplexed" in ctype:
+            multiplexed = True
+        elif version_tuple(self.transport.api_version) >= (1, 42):
+            multiplexed = False
+        else:  # before API 1.42 both kinds are "raw-stream": ask the container
+            multiplexed = not self.inspect_container(ref).get("Config", {}).get("Tty")
+        return demux(resp.chunks(), multiplexed)
+
+    def attach(
+        self,
+        ref: str,
+        *,
+        stdin: bool = False,
+        stdout: bool = True,
+        stderr: bool = True,
+        stream: bool = True,
+        logs: bool = False,
+        detach_keys: str | None = None,
+    ) -> Hijacked:
+        """``POST /containers/{id}/attach``, upgraded: the raw connection."""
+        query = {
+            "stream": stream,
+            "stdin": stdin,
+            "stdout": stdout,
+            "stderr": stderr,
+            "logs": logs or None,
+            "detachKeys": detach_keys or None,
+        }
+        url = self.transport.url(f"/containers/{quote_name(ref)}/attach", query)
+        return hijack_request(self.transport, "POST", url)
+
     # -- helpers
+
+    def _post(self, path: str, query: dict[str, Any] | None = None) -> None:
+        self.transport.request("POST", path, query=query).read()
 
     def _get(self, path: str) -> Any:
         return self.transport.request("GET", path).json()
@@ -137,3 +298,20 @@ class APIClient:
     @staticmethod
     def _list(doc: Any) -> list[JSON]:
         return [item for item in doc if isinstance(item, dict)] if isinstance(doc, list) else []
+
+
+def demux(chunks: Iterator[bytes], multiplexed: bool) -> Iterator[tuple[int, bytes]]:
+    """A stream of bytes as (stream, data): 8-byte-header frames, or all stream 1."""
+    if not multiplexed:
+        for chunk in chunks:
+            yield 1, chunk
+        return
+    buf = b""
+    for chunk in chunks:
+        buf += chunk
+        while len(buf) >= 8:
+            size = int.from_bytes(buf[4:8], "big")
+            if len(buf) < 8 + size:
+                break
+            yield buf[0], buf[8 : 8 + size]
+            buf = buf[8 + size :]

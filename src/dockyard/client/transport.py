@@ -259,3 +259,126 @@ def unreachable_message(host: str, err: OSError) -> str:
     if isinstance(err, FileNotFoundError | ConnectionRefusedError):
         return base
     return f"{base} ({os.strerror(err.errno) if err.errno else err})"
+
+
+class Hijacked:
+    """A connection taken over after ``101 UPGRADED`` (attach): a plain socket.
+
+    ``leftover`` holds stream bytes that arrived with the response head; ``multiplexed``
+    says whether the output comes in 8-byte-header frames (no TTY) or raw.
+    """
+
+    def __init__(self, sock: socket.socket, leftover: bytes, headers: dict[str, str]) -> None:
+        self.sock = sock
+        self.leftover = leftover
+        self.headers = headers
+
+    @property
+    def multiplexed(self) -> bool:
+        return "multiplexed" in self.headers.get("content-type", "")
+
+    def recv(self, size: int = 64 * 1024) -> bytes:
+        if self.leftover:
+            data, self.leftover = self.leftover, b""
+            return data
+        return self.sock.recv(size)
+
+    def sendall(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def close_write(self) -> None:
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def frames(self) -> Iterator[tuple[int, bytes]]:
+        """The output as (stream, data): demultiplexed frames, or stream 1 when raw."""
+        if not self.multiplexed:
+            while data := self.recv():
+                yield 1, data
+            return
+        buf = b""
+        while True:
+            while len(buf) < 8:
+                data = self.recv()
+                if not data:
+                    return
+                buf += data
+            stream, size = buf[0], int.from_bytes(buf[4:8], "big")
+            while len(buf) < 8 + size:
+                data = self.recv()
+                if not data:
+                    return
+                buf += data
+            yield stream, buf[8 : 8 + size]
+            buf = buf[8 + size :]
+
+
+def hijack_request(transport: Transport, method: str, url: str) -> Hijacked:
+    """Send a bodyless request asking to upgrade, and take the connection over."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(CONNECT_TIMEOUT)
+        try:
+            sock.connect(transport.path)
+        except OSError as e:
+            raise DaemonUnreachable(unreachable_message(transport.host, e)) from e
+        sock.settimeout(None)
+        head = (
+            f"{method} {url} HTTP/1.1\r\nHost: docker\r\n"
+            "User-Agent: Dockyard-Client/0.1.0 (linux)\r\n"
+            "Content-Type: text/plain\r\nContent-Length: 0\r\n"
+            "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
+        )
+        sock.sendall(head.encode("latin-1"))
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            data = sock.recv(64 * 1024)
+            if not data:
+                raise DaemonUnreachable(
+                    f"the daemon at {transport.host} closed the connection without an "
+                    f"answer to {method} {url}"
+                )
+            buf += data
+        raw_head, _, rest = buf.partition(b"\r\n\r\n")
+        lines = raw_head.decode("latin-1").split("\r\n")
+        parts = lines[0].split(" ", 2)
+        status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        if status >= 400 or status == 0:
+            body = rest
+            length = int(headers.get("content-length", "-1") or -1)
+            while length < 0 or len(body) < length:
+                data = sock.recv(64 * 1024)
+                if not data:
+                    break
+                body += data
+            if headers.get("transfer-encoding") == "chunked":
+                body = _dechunk(body)
+            raise APIError(status, error_message(body, parts[2] if len(parts) > 2 else ""))
+        return Hijacked(sock, rest, headers)
+    except BaseException:
+        sock.close()
+        raise
+
+
+def _dechunk(data: bytes) -> bytes:
+    out = b""
+    while data:
+        size_line, _, data = data.partition(b"\r\n")
+        try:
+            size = int(size_line.split(b";")[0], 16)
+        except ValueError:
+            break
+        if size == 0:
+            break
+        out += data[:size]
+        data = data[size + 2 :]
+    return out

@@ -38,6 +38,7 @@ class DaemonConfig:
     data_root: Path = Path("/var/lib/dockyard")
     exec_root: Path = Path("/run/dockyard")
     storage_driver: str = "overlay"
+    cgroup_parent: str = "/dockyard"
     default_runtime: str = BUILTIN_RUNTIME
     runtimes: Mapping[str, str] = field(
         default_factory=lambda: _frozen({BUILTIN_RUNTIME: BUILTIN_RUNTIME_PATH})
@@ -60,6 +61,7 @@ FILE_KEYS: dict[str, tuple[str, type | tuple[type, ...]]] = {
     "data-root": ("data_root", str),
     "exec-root": ("exec_root", str),
     "storage-driver": ("storage_driver", str),
+    "cgroup-parent": ("cgroup_parent", str),
     "default-runtime": ("default_runtime", str),
     "runtimes": ("runtimes", dict),
     "pidfile": ("pidfile", str),

@@ -47,6 +47,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", type=Path, help="root of persistent state")
     p.add_argument("--exec-root", type=Path, help="root of runtime state")
     p.add_argument("-s", "--storage-driver", help="overlay, btrfs or vfs")
+    p.add_argument("--cgroup-parent", help="cgroup the containers' cgroups go under")
     p.add_argument("--default-runtime", help="OCI runtime for containers")
     p.add_argument(
         "--add-runtime",
@@ -71,6 +72,7 @@ def config_from_args(args: argparse.Namespace) -> DaemonConfig:
         "data_root",
         "exec_root",
         "storage_driver",
+        "cgroup_parent",
         "default_runtime",
         "pidfile",
         "log_level",
@@ -136,6 +138,7 @@ async def serve(config: DaemonConfig) -> None:
     try:
         # the built-in busybox:latest is in the store before the first request is answered
         await engine.images.start()
+        await engine.containers.start_service()
         for path in paths:
             await server.add_socket(bind_unix(path, mode=0o660, gid=gid))
             bound.append(path)
@@ -152,6 +155,8 @@ async def serve(config: DaemonConfig) -> None:
         )
     finally:
         await server.close(config.shutdown_timeout)
+        with contextlib.suppress(Exception):
+            await engine.containers.close()
         for path in bound:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dockyard.api.router import Router
+from dockyard.api.routes import containers as container_routes
 from dockyard.api.routes import images as image_routes
 from dockyard.api.routes import system as system_routes
+from dockyard.engine.containers import ContainerService, ContainerSettings
 from dockyard.engine.images import ImageService
 from dockyard.engine.system import SystemService, SystemSettings
 from dockyard.images.imagestore import ImageStore
@@ -22,6 +24,7 @@ class Engine:
     store: ImageStore
     system: SystemService
     images: ImageService
+    containers: ContainerService
 
     def close(self) -> None:
         self.store.close()
@@ -44,7 +47,17 @@ def build(config: DaemonConfig) -> Engine:
     )
     system = SystemService(settings, image_count=lambda: len(store.metadata.list_images()))
     images = ImageService(store)
+    containers = ContainerService(
+        store,
+        ContainerSettings(
+            data_root=config.data_root,
+            exec_root=config.exec_root,
+            runtime=config.runtimes.get(config.default_runtime, config.default_runtime),
+            cgroup_parent=config.cgroup_parent,
+        ),
+    )
     router = Router()
     system_routes.register(router, system)
     image_routes.register(router, images)
-    return Engine(router, store, system, images)
+    container_routes.register(router, containers)
+    return Engine(router, store, system, images, containers)

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dockyard.cgroups import manager_for
+
 from .names import unique
 
 DOCKER = "/usr/local/bin/docker"
@@ -89,6 +91,11 @@ class Daemon:
         except OSError:
             return ""
 
+    @property
+    def cgroup_parent(self) -> str:
+        """Its containers' cgroups go under this ``dyt-`` cgroup, so leaks are visible."""
+        return "/" + self.dir.name
+
     def argv(self, *extra: str) -> list[str]:
         return [
             sys.executable, "-m", "dockyard.daemon.main",
@@ -97,6 +104,7 @@ class Daemon:
             "--exec-root", str(self.exec_root),
             "--pidfile", str(self.pidfile),
             "--config-file", str(self.config_file),
+            "--cgroup-parent", self.cgroup_parent,
             *extra,
         ]  # fmt: skip
 
@@ -107,6 +115,7 @@ class Daemon:
         top.chmod(0o711)
         daemon = cls(top, top / f"{unique()}.sock")
         daemon.config_file.write_text(json.dumps(dict(config or {})))
+        manager_for(daemon.cgroup_parent).create()
         return daemon
 
     @classmethod
@@ -228,6 +237,7 @@ class Daemon:
         self.kill()
         with contextlib.suppress(FileNotFoundError):
             self.sock.unlink()
+        manager_for(self.cgroup_parent).destroy()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

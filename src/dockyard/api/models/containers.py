@@ -1,0 +1,335 @@
+"""Docker's JSON for containers: ``ContainerSummary`` (``GET /containers/json``),
+``ContainerInspectResponse`` (``GET /containers/{id}/json``), the ``ps`` status string and
+the 8-byte frames of multiplexed attach/logs streams, built from the engine's
+``ContainerView``.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from datetime import datetime
+from typing import Any
+
+from dockyard.engine.containers import ContainerState, ContainerView, MountPoint
+
+ZERO_TIME = "0001-01-01T00:00:00Z"
+
+#: stream numbers of a multiplexed stream (stdin is 0; 3 is a system error)
+STDIN, STDOUT, STDERR, SYSERR = 0, 1, 2, 3
+
+MULTIPLEXED = "application/vnd.docker.multiplexed-stream"
+RAW_STREAM = "application/vnd.docker.raw-stream"
+
+
+def frame(stream: int, data: bytes) -> bytes:
+    """One frame of a multiplexed stream: ``[stream, 0, 0, 0, size (u32 BE)]`` + data."""
+    return struct.pack(">BxxxL", stream, len(data)) + data
+
+
+def stream_content_type(tty: bool, version: str | None) -> str:
+    """Multiplexed without a TTY from API 1.42 on (raw before, as Docker answers)."""
+    if tty or _older(version, "1.42"):
+        return RAW_STREAM
+    return MULTIPLEXED
+
+
+def _older(version: str | None, than: str) -> bool:
+    if version is None:
+        return False
+    return tuple(int(p) for p in version.split(".")) < tuple(int(p) for p in than.split("."))
+
+
+# -- the ps status -------------------------------------------------------------------------
+
+
+def human_duration(seconds: float) -> str:
+    """go-units ``HumanDuration`` (what ``docker ps`` shows after "Up" and before "ago")."""
+    s = int(seconds)
+    if s < 1:
+        return "Less than a second"
+    if s == 1:
+        return "1 second"
+    if s < 60:
+        return f"{s} seconds"
+    minutes = int(seconds / 60)
+    if minutes == 1:
+        return "About a minute"
+    if minutes < 60:
+        return f"{minutes} minutes"
+    hours = int(seconds / 3600 + 0.5)
+    if hours == 1:
+        return "About an hour"
+    if hours < 48:
+        return f"{hours} hours"
+    if hours < 24 * 7 * 2:
+        return f"{hours // 24} days"
+    if hours < 24 * 30 * 2:
+        return f"{hours // 24 // 7} weeks"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24 // 30} months"
+    return f"{int(seconds / 3600) // 24 // 365} years"
+
+
+def parse_time(text: str) -> float | None:
+    """An RFC 3339 time (nanoseconds allowed) as a unix time; None for Go's zero time."""
+    if not text or text.startswith("0001-01-01"):
+        return None
+    main, frac, zone = text, "", ""
+    if text.endswith("Z"):
+        main, zone = text[:-1], "+00:00"
+    else:
+        for i in range(len(text) - 1, 9, -1):
+            if text[i] in "+-":
+                main, zone = text[:i], text[i:]
+                break
+    if "." in main:
+        main, frac = main.split(".", 1)
+    try:
+        base = datetime.fromisoformat(main + (zone or "+00:00")).timestamp()
+    except ValueError:
+        return None
+    return base + (float("0." + frac) if frac.isdigit() else 0.0)
+
+
+def status_string(state: ContainerState, now: float | None = None) -> str:
+    """Docker's ``State.String()``: "Up 5 seconds", "Exited (0) 3 seconds ago", "Created"."""
+    now = time.time() if now is None else now
+    started = parse_time(state.started_at)
+    finished = parse_time(state.finished_at)
+    if state.running or state.status in ("running", "paused"):
+        up = human_duration(now - started) if started is not None else "Less than a second"
+        if state.paused or state.status == "paused":
+            return f"Up {up} (Paused)"
+        return f"Up {up}"
+    if state.restarting or state.status == "restarting":
+        ago = human_duration(now - finished) if finished is not None else "Less than a second"
+        return f"Restarting ({state.exit_code}) {ago} ago"
+    if state.status == "removing":
+        return "Removal In Progress"
+    if state.dead or state.status == "dead":
+        return "Dead"
+    if started is None:
+        return "Created"
+    if finished is None:
+        return ""
+    return f"Exited ({state.exit_code}) {human_duration(now - finished)} ago"
+
+
+# -- documents ------------------------------------------------------------------------------
+
+
+def _mount(m: MountPoint) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "Type": m.type,
+        "Source": m.source,
+        "Destination": m.destination,
+        "Mode": m.mode,
+        "RW": m.rw,
+        "Propagation": m.propagation,
+    }
+    return doc
+
+
+def _network_mode(view: ContainerView) -> str:
+    mode = view.host_config.get("NetworkMode")
+    return str(mode) if mode else "none"
+
+
+def _networks(view: ContainerView) -> dict[str, Any]:
+    mode = _network_mode(view)
+    if mode in ("none", "host", "default", "bridge"):
+        name = "none" if mode == "default" else mode
+        return {
+            name: {
+                "IPAMConfig": None,
+                "Links": None,
+                "Aliases": None,
+                "MacAddress": "",
+                "NetworkID": "",
+                "EndpointID": "",
+                "Gateway": "",
+                "IPAddress": "",
+                "IPPrefixLen": 0,
+                "IPv6Gateway": "",
+                "GlobalIPv6Address": "",
+                "GlobalIPv6PrefixLen": 0,
+                "DriverOpts": None,
+                "DNSNames": None,
+            }
+        }
+    return {}
+
+
+def container_summary(view: ContainerView, now: float | None = None) -> dict[str, Any]:
+    """A ``GET /containers/json`` item."""
+    doc: dict[str, Any] = {
+        "Id": view.id,
+        "Names": [view.name if view.name.startswith("/") else "/" + view.name],
+        "Image": view.image_name or view.image,
+        "ImageID": view.image,
+        "Command": view.command or " ".join([view.path, *view.args]).strip(),
+        "Created": view.created_unix,
+        "Ports": [],
+        "Labels": dict(view.labels or view.config.get("Labels") or {}),
+        "State": view.state.status,
+        "Status": view.status_text or status_string(view.state, now),
+        "HostConfig": {"NetworkMode": _network_mode(view)},
+        "NetworkSettings": {"Networks": _networks(view)},
+        "Mounts": [_mount(m) for m in view.mounts],
+    }
+    if view.size_rw is not None:
+        doc["SizeRw"] = view.size_rw
+    if view.size_root_fs is not None:
+        doc["SizeRootFs"] = view.size_root_fs
+    return doc
+
+
+_CONFIG_DEFAULTS: dict[str, Any] = {
+    "Hostname": "",
+    "Domainname": "",
+    "User": "",
+    "AttachStdin": False,
+    "AttachStdout": False,
+    "AttachStderr": False,
+    "Tty": False,
+    "OpenStdin": False,
+    "StdinOnce": False,
+    "Env": None,
+    "Cmd": None,
+    "Image": "",
+    "Volumes": None,
+    "WorkingDir": "",
+    "Entrypoint": None,
+    "OnBuild": None,
+    "Labels": {},
+}
+
+_HOST_CONFIG_DEFAULTS: dict[str, Any] = {
+    "Binds": None,
+    "ContainerIDFile": "",
+    "LogConfig": {"Type": "json-file", "Config": {}},
+    "NetworkMode": "none",
+    "PortBindings": {},
+    "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+    "AutoRemove": False,
+    "VolumeDriver": "",
+    "VolumesFrom": None,
+    "CapAdd": None,
+    "CapDrop": None,
+    "Dns": [],
+    "DnsOptions": [],
+    "DnsSearch": [],
+    "ExtraHosts": None,
+    "GroupAdd": None,
+    "IpcMode": "private",
+    "Cgroup": "",
+    "Links": None,
+    "OomScoreAdj": 0,
+    "PidMode": "",
+    "Privileged": False,
+    "PublishAllPorts": False,
+    "ReadonlyRootfs": False,
+    "SecurityOpt": None,
+    "UTSMode": "",
+    "UsernsMode": "",
+    "ShmSize": 67108864,
+    "Runtime": "runc",
+    "Isolation": "",
+    "CpuShares": 0,
+    "Memory": 0,
+    "NanoCpus": 0,
+    "CgroupParent": "",
+    "BlkioWeight": 0,
+    "CpuPeriod": 0,
+    "CpuQuota": 0,
+    "CpusetCpus": "",
+    "CpusetMems": "",
+    "Devices": [],
+    "MemoryReservation": 0,
+    "MemorySwap": 0,
+    "MemorySwappiness": None,
+    "OomKillDisable": None,
+    "PidsLimit": None,
+    "Ulimits": None,
+    "Init": None,
+}
+
+
+def _with_defaults(given: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    out = dict(defaults)
+    out.update({k: v for k, v in given.items() if v is not None or k not in out})
+    return out
+
+
+def container_inspect(view: ContainerView, version: str | None = None) -> dict[str, Any]:
+    """``GET /containers/{id}/json``."""
+    s = view.state
+    config = _with_defaults(view.config, _CONFIG_DEFAULTS)
+    config.setdefault("Image", view.image_name)
+    if not config.get("Image"):
+        config["Image"] = view.image_name
+    host_config = _with_defaults(view.host_config, _HOST_CONFIG_DEFAULTS)
+    if not host_config.get("LogConfig") or not host_config["LogConfig"].get("Type"):
+        host_config["LogConfig"] = {"Type": "json-file", "Config": {}}
+    doc: dict[str, Any] = {
+        "Id": view.id,
+        "Created": view.created,
+        "Path": view.path,
+        "Args": list(view.args),
+        "State": {
+            "Status": s.status,
+            "Running": s.running,
+            "Paused": s.paused,
+            "Restarting": s.restarting,
+            "OOMKilled": s.oom_killed,
+            "Dead": s.dead,
+            "Pid": s.pid,
+            "ExitCode": s.exit_code,
+            "Error": s.error,
+            "StartedAt": s.started_at or ZERO_TIME,
+            "FinishedAt": s.finished_at or ZERO_TIME,
+        },
+        "Image": view.image,
+        "ResolvConfPath": view.resolv_conf_path,
+        "HostnamePath": view.hostname_path,
+        "HostsPath": view.hosts_path,
+        "LogPath": view.log_path,
+        "Name": view.name if view.name.startswith("/") else "/" + view.name,
+        "RestartCount": view.restart_count,
+        "Driver": view.driver,
+        "Platform": view.platform,
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "ExecIDs": None,
+        "HostConfig": host_config,
+        "GraphDriver": {"Name": view.driver, "Data": None},
+        "Mounts": [_mount(m) for m in view.mounts],
+        "Config": config,
+        "NetworkSettings": {
+            "Bridge": "",
+            "SandboxID": "",
+            "SandboxKey": "",
+            "Ports": {},
+            "HairpinMode": False,
+            "LinkLocalIPv6Address": "",
+            "LinkLocalIPv6PrefixLen": 0,
+            "SecondaryIPAddresses": None,
+            "SecondaryIPv6Addresses": None,
+            "EndpointID": "",
+            "Gateway": "",
+            "GlobalIPv6Address": "",
+            "GlobalIPv6PrefixLen": 0,
+            "IPAddress": "",
+            "IPPrefixLen": 0,
+            "IPv6Gateway": "",
+            "MacAddress": "",
+            "Networks": _networks(view),
+        },
+    }
+    if view.size_rw is not None:
+        doc["SizeRw"] = view.size_rw
+    if view.size_root_fs is not None:
+        doc["SizeRootFs"] = view.size_root_fs
+    return doc

@@ -1,0 +1,376 @@
+"""The OCI runtime config of a container: image config + create body, Docker's defaults.
+
+``container_spec`` is pure apart from reading the container's rootfs (for user names
+and supplementary groups); ``write_etc_files`` makes /etc/hostname, /etc/hosts and
+/etc/resolv.conf in the container's data dir, which the spec bind-mounts.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from dockyard.errors import InvalidArgument, NotFound, NotSupported
+
+DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+DEFAULT_CAPS = (
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+    "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+)  # fmt: skip
+ALL_CAPS = (
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
+    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
+    "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+)  # fmt: skip
+MASKED_PATHS = (
+    "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+    "/sys/firmware", "/sys/devices/virtual/powercap",
+)  # fmt: skip
+READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+# Docker's default device cgroup rules: mknod of anything, use of the standard nodes
+ALLOWED_DEVICES = (
+    ("c", None, None, "m"), ("b", None, None, "m"), ("c", 1, 3, "rwm"), ("c", 1, 8, "rwm"),
+    ("c", 1, 7, "rwm"), ("c", 5, 0, "rwm"), ("c", 1, 5, "rwm"), ("c", 1, 9, "rwm"),
+    ("c", 5, 1, "rwm"), ("c", 136, None, "rwm"), ("c", 5, 2, "rwm"), ("c", 10, 200, "rwm"),
+)  # fmt: skip
+NOSUID = ["nosuid", "noexec", "nodev"]
+
+
+def default_mounts(privileged: bool) -> list[dict[str, Any]]:
+    sys_opts = [*NOSUID] if privileged else [*NOSUID, "ro"]
+    return [
+        {"destination": "/proc", "type": "proc", "source": "proc", "options": NOSUID},
+        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+         "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+        {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+         "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+        {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": sys_opts},
+        {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+         "options": [*sys_opts, "relatime"]},
+        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": NOSUID},
+        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+         "options": [*NOSUID, "mode=1777", "size=67108864"]},
+    ]  # fmt: skip
+
+
+def merge_config(image: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str, Any]:
+    """The container's Config: the create body over the image's config, as dockerd does."""
+    config = {k: v for k, v in body.items() if k not in {"HostConfig", "NetworkingConfig"}}
+    if not config.get("Entrypoint") and not config.get("Cmd"):
+        config["Cmd"] = image.get("Cmd")
+    if not config.get("Entrypoint") and body.get("Entrypoint") is None:
+        config["Entrypoint"] = image.get("Entrypoint")
+    env = {e.partition("=")[0]: e for e in image.get("Env") or []}
+    env.update({e.partition("=")[0]: e for e in body.get("Env") or []})
+    config["Env"] = list(env.values())
+    for key in ("WorkingDir", "User", "StopSignal"):
+        if not config.get(key) and image.get(key):
+            config[key] = image[key]
+    config["Labels"] = {**(image.get("Labels") or {}), **(body.get("Labels") or {})}
+    if image.get("ExposedPorts") or body.get("ExposedPorts"):
+        config["ExposedPorts"] = {
+            **(image.get("ExposedPorts") or {}),
+            **(body.get("ExposedPorts") or {}),
+        }
+    if image.get("Volumes") or body.get("Volumes"):
+        config["Volumes"] = {**(image.get("Volumes") or {}), **(body.get("Volumes") or {})}
+    for key, default in (("Tty", False), ("OpenStdin", False), ("StdinOnce", False),
+                         ("AttachStdin", False), ("AttachStdout", False),
+                         ("AttachStderr", False), ("Hostname", ""), ("Domainname", ""),
+                         ("WorkingDir", ""), ("User", "")):  # fmt: skip
+        config.setdefault(key, default)
+        if config[key] is None:
+            config[key] = default
+    return config
+
+
+def command_of(config: Mapping[str, Any]) -> list[str]:
+    args = [*(config.get("Entrypoint") or []), *(config.get("Cmd") or [])]
+    if not args:
+        raise InvalidArgument("no command specified: give a command or use an image with one")
+    return [str(a) for a in args]
+
+
+def _read_db(rootfs: Path, name: str) -> list[list[str]]:
+    try:
+        text = (rootfs / "etc" / name).read_text(errors="replace")
+    except OSError:
+        return []
+    return [line.split(":") for line in text.splitlines() if line and not line.startswith("#")]
+
+
+def resolve_user(rootfs: Path, user: str) -> tuple[int, int, list[int]]:
+    """``user[:group]`` (names or numbers) to (uid, gid, supplementary gids)."""
+    name, _, group = (user or "0").partition(":")
+    passwd = _read_db(rootfs, "passwd")
+    groups = _read_db(rootfs, "group")
+    entry = next((e for e in passwd if len(e) > 3 and (e[0] == name or e[2] == name)), None)
+    if entry is not None:
+        uid, gid, login = int(entry[2]), int(entry[3]), entry[0]
+    elif name.isdigit():
+        uid, gid, login = int(name), 0, ""
+    else:
+        raise NotFound(f"unable to find user {name}: no matching entries in passwd file")
+    if group:
+        match = next((g for g in groups if len(g) > 2 and group in (g[0], g[2])), None)
+        if match is not None:
+            gid = int(match[2])
+        elif group.isdigit():
+            gid = int(group)
+        else:
+            raise NotFound(f"unable to find group {group}: no matching entries in group file")
+    extra = sorted(
+        {int(g[2]) for g in groups if len(g) > 3 and login and login in g[3].split(",")} - {gid}
+    )
+    return uid, gid, extra
+
+
+def capabilities(host_config: Mapping[str, Any]) -> list[str]:
+    if host_config.get("Privileged"):
+        return list(ALL_CAPS)
+    caps = list(DEFAULT_CAPS)
+
+    def norm(c: str) -> str:
+        c = c.upper()
+        return c if c.startswith("CAP_") or c == "ALL" else "CAP_" + c
+
+    adds = [norm(c) for c in host_config.get("CapAdd") or []]
+    drops = [norm(c) for c in host_config.get("CapDrop") or []]
+    for c in [*adds, *drops]:
+        if c != "ALL" and c not in ALL_CAPS:
+            raise InvalidArgument(f"unknown capability: {c!r}")
+    if "ALL" in adds:
+        caps = list(ALL_CAPS)
+    else:
+        caps += [c for c in adds if c not in caps]
+    if "ALL" in drops:
+        caps = [c for c in adds if c != "ALL"] if "ALL" not in adds else []
+    else:
+        caps = [c for c in caps if c not in drops]
+    return caps
+
+
+def _user_mounts(host_config: Mapping[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for bind in host_config.get("Binds") or []:
+        parts = bind.split(":")
+        if len(parts) < 2 or len(parts) > 3:
+            raise InvalidArgument(f"invalid bind {bind!r}: use /host/path:/container/path[:ro]")
+        src, dst = parts[0], parts[1]
+        opts = parts[2].split(",") if len(parts) == 3 else []
+        if not src.startswith("/"):
+            raise NotSupported(f"bind {bind!r}: named volumes are not supported yet")
+        if not dst.startswith("/"):
+            raise InvalidArgument(f"invalid bind {bind!r}: the container path must be absolute")
+        if not os.path.exists(src):
+            os.makedirs(src, 0o755, exist_ok=True)  # as dockerd does for -v
+        mode = "ro" if "ro" in opts else "rw"
+        propagation = next((o for o in opts if o.endswith(("private", "shared", "slave"))), "")
+        options = ["rbind", mode] + ([propagation] if propagation else ["rprivate"])
+        out.append({"destination": dst, "type": "bind", "source": src, "options": options})
+    for dst, raw in (host_config.get("Tmpfs") or {}).items():
+        opts = [o for o in str(raw).split(",") if o]
+        out.append({"destination": dst, "type": "tmpfs", "source": "tmpfs",
+                    "options": ["nosuid", "noexec", "nodev", *opts]})  # fmt: skip
+    return out
+
+
+def _resources(host_config: Mapping[str, Any]) -> dict[str, Any]:
+    res: dict[str, Any] = {}
+    memory: dict[str, int] = {}
+    if host_config.get("Memory"):
+        memory["limit"] = int(host_config["Memory"])
+        swap = host_config.get("MemorySwap")
+        if swap:
+            memory["swap"] = int(swap)
+        elif swap is None or swap == 0:
+            memory["swap"] = 2 * memory["limit"]  # Docker's default: as much swap as memory
+    if host_config.get("MemoryReservation"):
+        memory["reservation"] = int(host_config["MemoryReservation"])
+    if memory:
+        res["memory"] = memory
+    cpu: dict[str, Any] = {}
+    if host_config.get("NanoCpus"):
+        if host_config.get("CpuQuota") or host_config.get("CpuPeriod"):
+            raise InvalidArgument("NanoCPUs and CPUPeriod/CPUQuota cannot both be set")
+        cpu["period"] = 100000
+        cpu["quota"] = int(host_config["NanoCpus"]) * 100000 // 1_000_000_000
+    if host_config.get("CpuShares"):
+        cpu["shares"] = int(host_config["CpuShares"])
+    if host_config.get("CpuQuota"):
+        cpu["quota"] = int(host_config["CpuQuota"])
+    if host_config.get("CpuPeriod"):
+        cpu["period"] = int(host_config["CpuPeriod"])
+    if host_config.get("CpusetCpus"):
+        cpu["cpus"] = str(host_config["CpusetCpus"])
+    if host_config.get("CpusetMems"):
+        cpu["mems"] = str(host_config["CpusetMems"])
+    if cpu:
+        res["cpu"] = cpu
+    if host_config.get("PidsLimit"):
+        res["pids"] = {"limit": int(host_config["PidsLimit"])}
+    if host_config.get("Privileged"):
+        res["devices"] = [{"allow": True, "access": "rwm"}]
+    else:
+        res["devices"] = [{"allow": False, "access": "rwm"}] + [
+            {"allow": True, "type": t, "major": ma, "minor": mi, "access": a}
+            if ma is not None
+            else {"allow": True, "type": t, "access": a}
+            for t, ma, mi, a in ALLOWED_DEVICES
+        ]
+        for d in res["devices"]:
+            if d.get("major") is not None and d.get("minor") is None:
+                d.pop("minor")
+    return res
+
+
+def _rlimits(host_config: Mapping[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for u in host_config.get("Ulimits") or []:
+        name = str(u.get("Name", "")).upper()
+        out.append({"type": f"RLIMIT_{name}", "soft": int(u["Soft"]), "hard": int(u["Hard"])})
+    return out
+
+
+def hostname_of(container_id: str, config: Mapping[str, Any], network_mode: str) -> str:
+    if config.get("Hostname"):
+        return str(config["Hostname"])
+    if network_mode == "host":
+        return os.uname().nodename
+    return container_id[:12]
+
+
+def container_spec(
+    container_id: str,
+    config: Mapping[str, Any],
+    host_config: Mapping[str, Any],
+    *,
+    rootfs: Path,
+    files: Path,
+    cgroups_path: str,
+    network_mode: str,
+) -> dict[str, Any]:
+    """The OCI config.json of a container (``files``: its hostname/hosts/resolv.conf)."""
+    privileged = bool(host_config.get("Privileged"))
+    hostname = hostname_of(container_id, config, network_mode)
+    env = list(config.get("Env") or [])
+    if not any(e.startswith("PATH=") for e in env):
+        env.insert(0, DEFAULT_PATH)
+    if not any(e.startswith("HOSTNAME=") for e in env):
+        env.append(f"HOSTNAME={hostname}")
+    if config.get("Tty") and not any(e.startswith("TERM=") for e in env):
+        env.append("TERM=xterm")
+    uid, gid, extra = resolve_user(rootfs, str(config.get("User") or ""))
+    caps = capabilities(host_config)
+    user: dict[str, Any] = {"uid": uid, "gid": gid}
+    if extra:
+        user["additionalGids"] = extra
+    process = {
+        "terminal": bool(config.get("Tty")),
+        "user": user,
+        "args": command_of(config),
+        "env": env,
+        "cwd": config.get("WorkingDir") or "/",
+        "capabilities": {
+            "bounding": caps,
+            "effective": caps if uid == 0 else [],
+            "permitted": caps if uid == 0 else [],
+        },
+        "noNewPrivileges": False,
+        "oomScoreAdj": 0,
+    }
+    rlimits = _rlimits(host_config)
+    if rlimits:
+        process["rlimits"] = rlimits
+    mounts = default_mounts(privileged)
+    etc_opts = ["rbind", "rprivate"] + (["ro"] if host_config.get("ReadonlyRootfs") else [])
+    for name in ("resolv.conf", "hostname", "hosts"):
+        mounts.append({"destination": f"/etc/{name}", "type": "bind",
+                       "source": str(files / name), "options": etc_opts})  # fmt: skip
+    user_mounts = _user_mounts(host_config)
+    taken = {m["destination"] for m in user_mounts}
+    mounts = [m for m in mounts if m["destination"] not in taken] + user_mounts
+    namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount")]
+    if network_mode != "host":
+        namespaces.append({"type": "network"})
+    linux: dict[str, Any] = {
+        "namespaces": namespaces,
+        "resources": _resources(host_config),
+        "cgroupsPath": cgroups_path,
+    }
+    if not privileged:
+        linux["maskedPaths"] = list(MASKED_PATHS)
+        linux["readonlyPaths"] = list(READONLY_PATHS)
+    if host_config.get("Sysctls"):
+        linux["sysctl"] = {str(k): str(v) for k, v in host_config["Sysctls"].items()}
+    spec: dict[str, Any] = {
+        "ociVersion": "1.0.2-dev",
+        "process": process,
+        "root": {"path": "rootfs", "readonly": bool(host_config.get("ReadonlyRootfs"))},
+        "hostname": hostname,
+        "mounts": mounts,
+        "linux": linux,
+    }
+    if config.get("Domainname"):
+        spec["domainname"] = str(config["Domainname"])
+    return spec
+
+
+def _loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address.split("%", maxsplit=1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def resolv_conf(host_text: str, network_mode: str) -> str:
+    """The container's resolv.conf: the host's, minus loopback resolvers (which do not
+    answer in the container's own network namespace). Never an address of our own."""
+    if network_mode == "host":
+        return host_text
+    lines = []
+    servers = 0
+    for line in host_text.splitlines():
+        fields = line.split()
+        if fields and fields[0] == "nameserver":
+            if len(fields) < 2 or _loopback(fields[1]):
+                continue
+            servers += 1
+        lines.append(line)
+    if servers == 0:
+        lines.insert(0, "# the host's resolvers are loopback-only: no nameserver here")
+    return "\n".join(lines) + "\n"
+
+
+def hosts_file(hostname: str, network_mode: str) -> str:
+    if network_mode == "host":
+        try:
+            return Path("/etc/hosts").read_text()
+        except OSError:
+            pass
+    return (
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+        "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
+        "ff02::2\tip6-allrouters\n"
+    )
+
+
+def write_etc_files(files: Path, hostname: str, network_mode: str) -> None:
+    try:
+        host_resolv = Path("/etc/resolv.conf").read_text()
+    except OSError:
+        host_resolv = ""
+    (files / "hostname").write_text(hostname + "\n")
+    (files / "hosts").write_text(hosts_file(hostname, network_mode))
+    (files / "resolv.conf").write_text(resolv_conf(host_resolv, network_mode))
