@@ -1,6 +1,8 @@
 #!/bin/sh
-# Run a container from the built-in busybox base: a bundle made from Debian's
-# busybox-static, run by dockyard-runtime. Prints what the container sees of itself.
+# The demo: a busybox container from the built-in base image, twice over.
+#  1. dockyard-runtime alone, on a bundle made from Debian's busybox-static;
+#  2. through the daemon: `dockyard run --rm busybox ...` (starts dockyardd for the demo
+#     when none is running, and stops it again afterwards).
 set -eu
 DEMO=${DEMO:-/var/lib/dockyard/demo}
 PY=${PY:-/opt/dockyard/bin/python}
@@ -21,5 +23,22 @@ spec["process"]["args"] = ["sh", "-c",
     'echo "mounts:"; cut -d" " -f2,3 /proc/mounts | head -8']
 (bundle / "config.json").write_text(json.dumps(spec, indent=2))
 PYEOF
+echo "== dockyard-runtime run"
 dockyard-runtime delete --force dockyard-demo 2>/dev/null || true
-exec dockyard-runtime run --bundle "$DEMO/bundle" dockyard-demo
+dockyard-runtime run --bundle "$DEMO/bundle" dockyard-demo
+
+echo "== dockyard run --rm busybox (through dockyardd)"
+started=""
+if ! dockyard version >/dev/null 2>&1; then
+    dockyardd >/var/log/dockyardd-demo.log 2>&1 &
+    started=$!
+    for _ in $(seq 1 100); do dockyard version >/dev/null 2>&1 && break; sleep 0.1; done
+fi
+status=0
+dockyard run --rm --network none busybox sh -c 'echo "hello from container $(hostname) as $(id -un)"; uname -sr' || status=$?
+dockyard images
+if [ -n "$started" ]; then
+    kill -TERM "$started"
+    wait "$started" || true
+fi
+exit $status

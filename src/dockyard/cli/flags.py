@@ -177,6 +177,14 @@ class Command:
             )
 
 
+def parse_int(text: str, flag: str) -> int:
+    """A STRING flag's value as an int, with docker's message for one that is not."""
+    try:
+        return int(text)
+    except ValueError:
+        raise UsageError(f'invalid argument "{text}" for "{flag}" flag', "run") from None
+
+
 def _parse_bool(text: str, name: str, command: str) -> bool:
     low = text.lower()
     if low in ("1", "t", "true"):

@@ -31,9 +31,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "load": ("archives", "load"),
     "save": ("archives", "save"),
     "import": ("archives", "import_"),
-    "run": ("containers", "run"),
-    "create": ("containers", "create"),
-    "start": ("containers", "start"),
+    "run": ("run", "run"),
+    "create": ("run", "create"),
+    "start": ("run", "start"),
     "stop": ("containers", "stop"),
     "kill": ("containers", "kill"),
     "restart": ("containers", "restart"),
@@ -45,7 +45,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pause": ("containers", "pause"),
     "unpause": ("containers", "unpause"),
     "top": ("containers", "top"),
-    "attach": ("containers", "attach"),
+    "attach": ("run", "attach"),
 }
 GROUPS: dict[str, dict[str, tuple[str, str]]] = {
     "image": {
@@ -62,9 +62,9 @@ GROUPS: dict[str, dict[str, tuple[str, str]]] = {
         "import": ("archives", "import_"),
     },
     "container": {
-        "run": ("containers", "run"),
-        "create": ("containers", "create"),
-        "start": ("containers", "start"),
+        "run": ("run", "run"),
+        "create": ("run", "create"),
+        "start": ("run", "start"),
         "stop": ("containers", "stop"),
         "kill": ("containers", "kill"),
         "restart": ("containers", "restart"),
@@ -80,7 +80,7 @@ GROUPS: dict[str, dict[str, tuple[str, str]]] = {
         "pause": ("containers", "pause"),
         "unpause": ("containers", "unpause"),
         "top": ("containers", "top"),
-        "attach": ("containers", "attach"),
+        "attach": ("run", "attach"),
         "prune": ("containers", "prune"),
     },
     "system": {

@@ -287,3 +287,23 @@ def ellipsis(text: str, width: int) -> str:
     if width == 1:
         return text[0]
     return text[: width - 1] + "…"
+
+
+def go_quote(text: str) -> str:
+    """Go's ``strconv.Quote`` for the common cases (docker quotes the COMMAND column)."""
+    out = ['"']
+    for ch in text:
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\x{ord(ch):02x}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)

@@ -45,7 +45,6 @@ def build(config: DaemonConfig) -> Engine:
         no_proxy=config.no_proxy,
         debug=config.debug,
     )
-    system = SystemService(settings, image_count=lambda: len(store.metadata.list_images()))
     images = ImageService(store)
     containers = ContainerService(
         store,
@@ -55,6 +54,15 @@ def build(config: DaemonConfig) -> Engine:
             runtime=config.runtimes.get(config.default_runtime, config.default_runtime),
             cgroup_parent=config.cgroup_parent,
         ),
+    )
+
+    async def container_statuses() -> list[str]:
+        return [c.state.status for c in await containers.list(all=True)]
+
+    system = SystemService(
+        settings,
+        image_count=lambda: len(store.metadata.list_images()),
+        container_statuses=container_statuses,
     )
     router = Router()
     system_routes.register(router, system)

@@ -6,6 +6,11 @@ image store, mounted at ``<exec_root>/containers/<id>/rootfs`` while it runs. A 
 one shim (``dockyard.shim``) that holds the stdio, the json-file log and the exit
 status; a monitor task per running container waits on the shim and records the exit.
 The image and mount work is synchronous and runs in threads.
+
+The service owns the records, their names and locks, create, start, remove and rename;
+it inherits the read-side verbs from ``ContainerQueries`` (``containerqueries.py``) and
+the verbs that signal or wait on a running container from ``ContainerSignals``
+(``containersignals.py``).
 """
 
 from __future__ import annotations
@@ -21,7 +26,6 @@ import shutil
 import signal as signals
 import sys
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,11 +40,13 @@ from dockyard.images.rootfs import (
     unmount_container,
 )
 from dockyard.shim import protocol
-from dockyard.shim.logs import LogEntry, LogTail, log_files, parse_size, read_entries, rfc3339_nano
+from dockyard.shim.logs import parse_size, rfc3339_nano
 
 from . import names, specgen
 from .attach import AttachSession
+from .containerqueries import ContainerQueries
 from .containerrecord import Container, ContainerState, ContainerView, MountPoint
+from .containersignals import ContainerSignals
 from .shims import ShimOptions, read_exit, run_runtime, spawn_shim
 
 __all__ = [
@@ -55,10 +61,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_RUNTIME = "dockyard-runtime"
-DEFAULT_STOP_TIMEOUT = 10
 NETWORK_MODES = ("none", "host", "bridge", "default")
-LIST_FILTERS = ("id", "name", "label", "status", "exited", "ancestor", "before", "since")
-FOLLOW_POLL = 0.05
 
 
 @dataclass(frozen=True)
@@ -70,22 +73,7 @@ class ContainerSettings:
     cgroup_parent: str = "/dockyard"  # each container's cgroup is <parent>/<id>
 
 
-def parse_signal(value: str | int) -> int:
-    text = str(value).strip().upper()
-    if text.isdigit():
-        n = int(text)
-    else:
-        name = text if text.startswith("SIG") else "SIG" + text
-        try:
-            n = int(signals.Signals[name])
-        except KeyError:
-            raise InvalidArgument(f"invalid signal: {value}") from None
-    if not 0 < n <= 64:
-        raise InvalidArgument(f"invalid signal: {value}")
-    return n
-
-
-class ContainerService:
+class ContainerService(ContainerQueries, ContainerSignals):
     """The Engine API's container backend (see the module doc)."""
 
     def __init__(self, store: ImageStore, settings: ContainerSettings) -> None:
@@ -440,89 +428,6 @@ class ContainerService:
             if c.id in self._containers and not c.running:
                 await self._remove_now(c)
 
-    # -- stop, kill, restart, wait -----------------------------------------------------
-
-    async def stop(self, ref: str, timeout: int | None = None, signal: str | None = None) -> None:
-        c = self._get(ref)
-        async with self._lock_of(c):
-            if not c.running:
-                raise NotModified(f"container {c.id[:12]} is not running")
-            await self._stop(c, timeout, signal)
-
-    async def _stop(self, c: Container, timeout: int | None, signal: str | None) -> None:
-        if timeout is None:
-            stop_timeout = c.config.get("StopTimeout")
-            timeout = DEFAULT_STOP_TIMEOUT if stop_timeout is None else int(stop_timeout)
-        sig = parse_signal(signal or c.config.get("StopSignal") or "SIGTERM")
-        exits = c.exits
-        if c.status == "paused":
-            sig = signals.SIGKILL  # a frozen process cannot handle a signal
-        await self._signal(c, sig)
-        if timeout < 0:
-            await self._wait_exit(c, exits, None)
-            return
-        if not await self._wait_exit(c, exits, timeout):
-            log.info("container %s did not stop in %ds: killing it", c.id[:12], timeout)
-            await self._signal(c, signals.SIGKILL)
-            if not await self._wait_exit(c, exits, 30):
-                raise SystemFault(f"container {c.id[:12]} did not exit after SIGKILL")
-
-    async def _signal(self, c: Container, sig: int) -> None:
-        try:
-            await protocol.call(self._sock(c.id), "kill", signal=sig)
-        except (NotFound, Conflict):
-            return  # exiting already
-        if c.status == "paused" and sig == signals.SIGKILL:
-            with contextlib.suppress(SystemFault):
-                await run_runtime(self._runtime, self._runtime_root, "resume", c.id)
-
-    async def _wait_exit(self, c: Container, exits: int, timeout: float | None) -> bool:
-        async def wait() -> None:
-            async with self._changed:
-                await self._changed.wait_for(lambda: c.exits > exits)
-
-        try:
-            await asyncio.wait_for(wait(), timeout)
-        except TimeoutError:
-            return False
-        return True
-
-    async def kill(self, ref: str, signal: str = "KILL") -> None:
-        c = self._get(ref)
-        sig = parse_signal(signal or "KILL")
-        if not c.running:
-            raise Conflict(f"Container {c.id} is not running")
-        await self._signal(c, sig)
-
-    async def restart(self, ref: str, timeout: int | None = None) -> None:
-        c = self._get(ref)
-        async with self._lock_of(c):
-            if c.running:
-                await self._stop(c, timeout, None)
-            await self._start(c)
-
-    async def wait(self, ref: str, condition: str = "not-running") -> dict[str, Any]:
-        c = self._get(ref)
-        condition = condition or "not-running"
-        exits = c.exits
-        if condition == "not-running":
-
-            def done() -> bool:
-                return not c.running and c.status != "removing"
-        elif condition == "next-exit":
-
-            def done() -> bool:
-                return c.exits > exits
-        elif condition == "removed":
-
-            def done() -> bool:
-                return c.id not in self._containers
-        else:
-            raise InvalidArgument(f"invalid condition: {condition!r}")
-        async with self._changed:
-            await self._changed.wait_for(done)
-        return {"StatusCode": c.exit_code, "Error": {"Message": c.error} if c.error else None}
-
     # -- remove ------------------------------------------------------------------------
 
     async def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
@@ -572,148 +477,7 @@ class ContainerService:
             self._changed.notify_all()
         log.info("removed container %s", c.id[:12])
 
-    # -- reads -------------------------------------------------------------------------
-
-    async def list(
-        self,
-        all: bool = False,
-        filters: dict[str, builtins.list[str]] | None = None,
-        limit: int = -1,
-        size: bool = False,
-    ) -> builtins.list[ContainerView]:
-        del size  # SizeRw/SizeRootFs are not computed yet
-        filters = dict(filters or {})
-        for key in filters:
-            if key not in LIST_FILTERS:
-                raise InvalidArgument(f"invalid filter '{key}'")
-        found = sorted(self._containers.values(), key=lambda c: c.created_unix, reverse=True)
-        if "status" in filters or "exited" in filters:
-            all = True
-        bounds = {}
-        for key in ("before", "since"):
-            for ref in filters.get(key, []):
-                bounds[key] = self._get(ref).created_unix
-        out = []
-        now = time.time()
-        for c in found:
-            if not all and not c.running:
-                continue
-            if not _matches(c, filters, bounds):
-                continue
-            out.append(c.view(self._data_dir(c.id), now))
-            if limit > 0 and len(out) >= limit:
-                break
-        return out
-
-    async def inspect(self, ref: str, size: bool = False) -> ContainerView:
-        del size
-        c = self._get(ref)
-        return c.view(self._data_dir(c.id))
-
-    async def logs(
-        self,
-        ref: str,
-        *,
-        stdout: bool,
-        stderr: bool,
-        follow: bool,
-        since: float = 0,
-        until: float = 0,
-        timestamps: bool = False,
-        tail: int = -1,
-    ) -> AsyncIterator[tuple[int, bytes]]:
-        """Await it for the stream (NotFound comes here, before any output)."""
-        c = self._get(ref)
-        path = self._data_dir(c.id) / f"{c.id}-json.log"
-        streams = {n for n, on in ((1, stdout), (2, stderr)) if on}
-
-        def keep(e: LogEntry) -> bool:
-            return e.stream in streams and e.time >= since and (not until or e.time <= until)
-
-        def shape(e: LogEntry) -> tuple[int, bytes]:
-            return e.stream, (e.time_text.encode() + b" " + e.data if timestamps else e.data)
-
-        def first() -> tuple[builtins.list[LogEntry], LogTail]:
-            old: builtins.list[LogEntry] = []
-            for p in log_files(path)[:-1]:
-                old += read_entries_of(p)
-            current = LogTail(path, offset=0)
-            return old + current.poll(), current
-
-        async def generate() -> AsyncIterator[tuple[int, bytes]]:
-            entries, current = await asyncio.to_thread(first)
-            try:
-                selected = [e for e in entries if keep(e)]
-                if tail >= 0:
-                    selected = selected[-tail:] if tail else []
-                for e in selected:
-                    yield shape(e)
-                if not follow:
-                    return
-                while True:
-                    running = c.running and c.id in self._containers
-                    if until and time.time() > until:
-                        return
-                    batch = await asyncio.to_thread(current.poll)
-                    for e in batch:
-                        if keep(e):
-                            yield shape(e)
-                    if not running and not batch:
-                        return
-                    if not batch:
-                        await asyncio.sleep(FOLLOW_POLL)
-            finally:
-                current.close()
-
-        return generate()
-
-    async def attach(
-        self, ref: str, *, stdin: bool, stdout: bool, stderr: bool, logs: bool = False
-    ) -> AttachSession:
-        c = self._get(ref)
-        session = AttachSession(
-            tty=bool(c.config.get("Tty")),
-            stdin=stdin and bool(c.config.get("OpenStdin")),
-            stdout=stdout,
-            stderr=stderr,
-        )
-        if logs:
-            path = self._data_dir(c.id) / f"{c.id}-json.log"
-            wanted = {n for n, on in ((1, stdout), (2, stderr)) if on}
-            for e in await asyncio.to_thread(read_entries, path):
-                if e.stream in wanted:
-                    session.replay(e.stream, e.data)
-        if c.running:
-            await session.connect(self._sock(c.id))
-        else:
-            self._attaches.setdefault(c.id, []).append(session)
-        return session
-
-    async def resize(self, ref: str, height: int, width: int) -> None:
-        c = self._get(ref)
-        if not c.running:
-            raise Conflict(f"Container {c.id} is not running")
-        await protocol.call(self._sock(c.id), "resize", height=height, width=width)
-
-    async def pause(self, ref: str) -> None:
-        c = self._get(ref)
-        async with self._lock_of(c):
-            if not c.running:
-                raise Conflict(f"Container {c.id} is not running")
-            if c.status == "paused":
-                raise Conflict(f"Container {c.id} is already paused")
-            await run_runtime(self._runtime, self._runtime_root, "pause", c.id)
-            c.status = "paused"
-            await self._save(c)
-
-    async def unpause(self, ref: str) -> None:
-        c = self._get(ref)
-        async with self._lock_of(c):
-            if c.status != "paused":
-                raise Conflict(f"Container {c.id} is not paused")
-            await run_runtime(self._runtime, self._runtime_root, "resume", c.id)
-            c.status = "running"
-            await self._save(c)
+    # -- rename ------------------------------------------------------------------------
 
     async def rename(self, ref: str, new_name: str) -> None:
         c = self._get(ref)
@@ -732,35 +496,6 @@ class ContainerService:
             self._names[wanted] = c.id
             await self._save(c)
 
-    async def top(self, ref: str, ps_args: str = "-ef") -> dict[str, Any]:
-        c = self._get(ref)
-        if not c.running:
-            raise Conflict(f"Container {c.id} is not running")
-        out = await run_runtime(self._runtime, self._runtime_root, "ps", "--format", "json", c.id)
-        pids = {int(p) for p in json.loads(out or "[]")}
-        proc = await asyncio.create_subprocess_exec(
-            "ps",
-            *(ps_args.split() or ["-ef"]),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        raw, err = await proc.communicate()
-        if proc.returncode != 0:
-            raise InvalidArgument(f"ps: {err.decode(errors='replace').strip()}")
-        lines = raw.decode(errors="replace").splitlines()
-        if not lines:
-            return {"Titles": [], "Processes": []}
-        titles = lines[0].split()
-        if "PID" not in titles:
-            raise InvalidArgument(f"couldn't find PID field in ps output: {ps_args!r}")
-        col = titles.index("PID")
-        processes = []
-        for line in lines[1:]:
-            fields = line.split(None, len(titles) - 1)
-            if len(fields) > col and fields[col].isdigit() and int(fields[col]) in pids:
-                processes.append(fields)
-        return {"Titles": titles, "Processes": processes}
-
 
 def resolve_runtime(runtime: str) -> str:
     """The runtime's path: as given, on PATH, or next to our interpreter (the venv)."""
@@ -773,47 +508,9 @@ def resolve_runtime(runtime: str) -> str:
     return str(beside) if beside.exists() else runtime
 
 
-def read_entries_of(path: Path) -> builtins.list[LogEntry]:
-    tail = LogTail(path, offset=0)
-    try:
-        return tail.poll()
-    finally:
-        tail.close()
-
-
 def new_id(taken: dict[str, Container]) -> str:
     while True:
         cid = secrets.token_hex(32)
         # as dockerd: a short id that reads as a number would be taken for one
         if cid not in taken and not cid[:12].isdigit():
             return cid
-
-
-def _matches(
-    c: Container, filters: dict[str, builtins.list[str]], bounds: dict[str, float]
-) -> bool:
-    def any_of(key: str, test: Any) -> bool:
-        values = filters.get(key)
-        return not values or any(test(v) for v in values)
-
-    labels = c.config.get("Labels") or {}
-
-    def label(v: str) -> bool:
-        k, sep, val = v.partition("=")
-        return k in labels and (not sep or labels[k] == val)
-
-    if filters.get("label") and not all(label(v) for v in filters["label"]):
-        return False
-    if "before" in bounds and c.created_unix >= bounds["before"]:
-        return False
-    if "since" in bounds and c.created_unix <= bounds["since"]:
-        return False
-    return (
-        any_of("id", c.id.startswith)
-        and any_of("name", lambda v: v.lstrip("/") in c.name)
-        and any_of("status", lambda v: v == c.status)
-        and any_of("exited", lambda v: c.status == "exited" and int(v) == c.exit_code)
-        and any_of(
-            "ancestor", lambda v: v in (c.image_name, c.image) or c.image.startswith("sha256:" + v)
-        )
-    )

@@ -13,7 +13,7 @@ import platform
 import socket
 import sys
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -86,13 +86,18 @@ class SystemInfo:
 
 
 class SystemService:
-    """``version`` and ``info``; ``image_count`` is the image store's count (a seam)."""
+    """``version`` and ``info``; ``image_count`` and ``container_statuses`` are seams to
+    the image store and the container service."""
 
     def __init__(
-        self, settings: SystemSettings, image_count: Callable[[], int] | None = None
+        self,
+        settings: SystemSettings,
+        image_count: Callable[[], int] | None = None,
+        container_statuses: Callable[[], Awaitable[list[str]]] | None = None,
     ) -> None:
         self.settings = settings
         self._image_count = image_count
+        self._container_statuses = container_statuses
         self._id = engine_id(settings.data_root)
 
     def version(self) -> VersionInfo:
@@ -109,13 +114,14 @@ class SystemService:
     async def info(self) -> SystemInfo:
         s = self.settings
         images = await asyncio.to_thread(self._image_count) if self._image_count else 0
+        statuses = await self._container_statuses() if self._container_statuses else []
         os_name, os_version = os_release()
         return SystemInfo(
             id=self._id,
-            containers=0,
-            running=0,
-            paused=0,
-            stopped=0,
+            containers=len(statuses),
+            running=statuses.count("running"),
+            paused=statuses.count("paused"),
+            stopped=len(statuses) - statuses.count("running") - statuses.count("paused"),
             images=images,
             driver=s.storage_driver,
             driver_status=(("Backing Filesystem", backing_fs(s.data_root)),),

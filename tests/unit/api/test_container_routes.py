@@ -22,7 +22,9 @@ from dockyard.api.router import Hijack, Request, Response, Router
 from dockyard.api.routes import containers as routes
 from dockyard.cli import containers as cli
 from dockyard.cli import output
+from dockyard.cli.containerconfig import container_config, ram_in_bytes
 from dockyard.cli.flags import Command, Flag
+from dockyard.cli.run import RUN
 from dockyard.client.api import demux
 from dockyard.engine.containers import (
     AttachSession,
@@ -475,14 +477,14 @@ def test_detach_keys() -> None:
 
 
 def test_run_flags_stop_at_the_image() -> None:
-    opts, args = cli.RUN.parse(["--rm", "-e", "A=1", "busybox", "sh", "-c", "exit 3"])
+    opts, args = RUN.parse(["--rm", "-e", "A=1", "busybox", "sh", "-c", "exit 3"])
     assert args == ["busybox", "sh", "-c", "exit 3"] and opts["rm"]
     cmd = Command("x", "", "", [Flag("hostname", "h", "string")])
     assert cmd.parse(["-h", "box"])[0]["hostname"] == "box"
 
 
 def test_container_config_of_run_flags() -> None:
-    opts, args = cli.RUN.parse(
+    opts, args = RUN.parse(
         [
             "-i",
             "--name",
@@ -512,7 +514,7 @@ def test_container_config_of_run_flags() -> None:
             "cat",
         ]
     )
-    config = cli.container_config(opts, args, detach=False)
+    config = container_config(opts, args, detach=False)
     assert config["Image"] == "busybox" and config["Cmd"] == ["-c", "cat"]
     assert config["Entrypoint"] == ["/bin/sh"]
     assert config["OpenStdin"] and config["StdinOnce"] and config["AttachStdin"]
@@ -521,7 +523,7 @@ def test_container_config_of_run_flags() -> None:
     assert host["Binds"] == ["/tmp:/data:ro"] and host["Memory"] == 64 * 1024 * 1024
     assert host["NanoCpus"] == 500_000_000 and host["PidsLimit"] == 20
     assert host["CapAdd"] == ["NET_ADMIN"] and host["NetworkMode"] == "host"
-    assert cli.ram_in_bytes("1g") == 1024**3 and cli.ram_in_bytes("512MiB") == 512 * 1024**2
+    assert ram_in_bytes("1g") == 1024**3 and ram_in_bytes("512MiB") == 512 * 1024**2
 
 
 def test_ps_rows_like_docker() -> None:
