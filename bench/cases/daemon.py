@@ -153,3 +153,33 @@ def idle_rss(tmp: Path) -> Iterator[Sequence[Contender]]:
                 _rss("dockerd alone", theirs.proc.pid, only="dockerd"),
             ]
         yield contenders
+
+
+# ------------------------------------------------------------------ containers
+@case("run --rm busybox true through the daemon")
+def run_rm_true(tmp: Path) -> Iterator[Sequence[Contender]]:
+    """``<cli> run --rm --network none <busybox> true``: create, attach, start, wait, remove.
+
+    Both daemons get the same busybox image (imported from Debian's busybox-static).
+    """
+    with _daemons(tmp) as (ours, theirs):
+        rootfs = make_busybox_rootfs(tmp / "rootfs")
+        archive = tmp / "rootfs.tar"
+        subprocess.run(
+            ["tar", "--numeric-owner", "-C", str(rootfs), "-cf", str(archive), "."], check=True
+        )
+        image = f"{unique('bench')}:latest"
+        run_command([DOCKYARD_CLI, "-H", ours.url, "import", str(archive), image], timeout=120)
+        args = ("run", "--rm", "--network", "none", image, "true")
+        contenders = [
+            Contender("dockyard", lambda: run_command([DOCKYARD_CLI, "-H", ours.url, *args]))
+        ]
+        if isinstance(theirs, str):
+            contenders.append(_failing("docker 20.10 -> dockerd 20.10", theirs))
+        else:
+            theirs.cli("import", str(archive), image)
+            docker = [DOCKER_20, "-H", theirs.host, *args]
+            contenders.append(
+                Contender("docker 20.10 -> dockerd 20.10", lambda: run_command(docker))
+            )
+        yield contenders
