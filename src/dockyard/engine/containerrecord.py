@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dockyard._internal.atomicfile import write_atomic
+from dockyard._internal.humanize import human_duration
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 RECORD_FILE = "config.v2.json"
@@ -171,34 +172,6 @@ def mount_points(host_config: dict[str, Any]) -> tuple[MountPoint, ...]:
         )
         out.append(MountPoint("bind", parts[0], parts[1], mode, "ro" not in opts, propagation))
     return tuple(out)
-
-
-def human_duration(seconds: float) -> str:
-    """Docker's ``units.HumanDuration``."""
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    minutes = s // 60
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = round(s / 3600)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{hours // 24 // 365} years"
 
 
 def status_text(c: Container, now: float) -> str:

@@ -11,6 +11,7 @@ import time
 from datetime import datetime
 from typing import Any
 
+from dockyard._internal.humanize import human_duration
 from dockyard.engine.containers import ContainerState, ContainerView, MountPoint
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -41,34 +42,6 @@ def _older(version: str | None, than: str) -> bool:
 
 
 # -- the ps status -------------------------------------------------------------------------
-
-
-def human_duration(seconds: float) -> str:
-    """go-units ``HumanDuration`` (what ``docker ps`` shows after "Up" and before "ago")."""
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    minutes = int(seconds / 60)
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = int(seconds / 3600 + 0.5)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{int(seconds / 3600) // 24 // 365} years"
 
 
 def parse_time(text: str) -> float | None:
