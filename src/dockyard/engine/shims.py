@@ -1,6 +1,8 @@
 """Starting shims and running the OCI runtime for the verbs the shim does not own.
 
-``spawn_shim`` starts ``python -m dockyard.shim`` in its own session and waits for its
+``spawn_shim`` starts the shim (``dockyard.shim.main``, as ``python -m dockyard.shim``
+would, but isolated and without ``site``: ``-I -S`` and our own package's dir on
+``sys.path``, as the runtime's launcher) in its own session and waits for its
 ``ok <pid>``/``error <message>`` line; the shim forks once more, so it is not our child
 and outlives the daemon. ``run_runtime`` runs ``<runtime> --root <root> ARGS`` (pause,
 resume, ps, delete) and raises with the runtime's own message.
@@ -17,12 +19,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import dockyard
 from dockyard.errors import SystemFault
 
 log = logging.getLogger(__name__)
 
 EXIT_FILE = "exit.json"
 READY_TIMEOUT = 30.0
+
+# the dir that holds the ``dockyard`` package: the shim needs nothing from site-packages
+_SOURCE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(dockyard.__file__)))
+SHIM_BOOT = (
+    f"import sys; sys.path.insert(0, {_SOURCE_DIR!r}); "
+    "from dockyard.shim.main import main; sys.exit(main())"
+)
 
 
 @dataclass(frozen=True)
@@ -45,7 +55,7 @@ async def spawn_shim(opts: ShimOptions) -> int:
     """Start the shim; answer the container's init pid once the runtime created it."""
     r, w = os.pipe()
     argv = [
-        sys.executable, "-m", "dockyard.shim",
+        sys.executable, "-I", "-S", "-c", SHIM_BOOT,
         "--id", opts.container_id,
         "--bundle", str(opts.bundle),
         "--state-dir", str(opts.state_dir),

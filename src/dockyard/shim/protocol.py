@@ -20,6 +20,8 @@ from typing import Any
 
 from dockyard.errors import Conflict, NotFound, SystemFault
 
+from . import paths
+
 STDIN = 0
 STDOUT = 1
 STDERR = 2
@@ -28,18 +30,16 @@ HEADER = struct.Struct(">BxxxI")
 LINE_LIMIT = 1 << 20
 
 
-# unix socket paths must fit in 108 bytes: name them by a 16-hex prefix of the id
-# (ids are random 64-hex; a prefix of 16 makes a clash a 1 in 2**64 event)
-SHORT_ID = 16
+SHORT_ID = paths.SHORT_ID
 
 
 def socket_path(exec_root: Path, container_id: str) -> Path:
-    return exec_root / "shims" / f"{container_id[:SHORT_ID]}.sock"
+    return Path(paths.socket_file(str(exec_root), container_id))
 
 
 def console_path(exec_root: Path, container_id: str) -> Path:
     """Where the runtime hands the shim a container's pty master (``--console-socket``)."""
-    return exec_root / "shims" / f"{container_id[:SHORT_ID]}.tty"
+    return Path(paths.console_file(str(exec_root), container_id))
 
 
 def encode(message: dict[str, Any]) -> bytes:

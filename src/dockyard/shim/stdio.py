@@ -5,29 +5,41 @@ container's output from, ``stdin`` to write its input to (None without OpenStdin
 ``master`` (the pty master, for resize) with a TTY. ``child_fds`` are the fds the
 runtime is started with (its init inherits them); the shim closes them once the
 runtime has created the container.
+
+It is imported before the runtime is started, so it stays light: no ``dataclasses``,
+and ``socket``/``threading`` only for a TTY (see ``main.py``).
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
-import socket
-import struct
-import termios
-import threading
-from dataclasses import dataclass, field
 
 from dockyard.errors import SystemFault
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import socket
+    import threading
 
-@dataclass
+
 class ContainerStdio:
-    tty: bool
-    outputs: dict[int, int] = field(default_factory=dict)  # our read fd -> 1|2
-    stdin: int | None = None
-    master: int | None = None
-    child_fds: tuple[int, int, int] = (-1, -1, -1)
-    error_fd: int = -1  # where the runtime's own errors can be read back
+    __slots__ = ("child_fds", "error_fd", "master", "outputs", "stdin", "tty")
+
+    def __init__(
+        self,
+        tty: bool,
+        outputs: dict[int, int] | None = None,  # our read fd -> 1|2
+        stdin: int | None = None,
+        master: int | None = None,
+        child_fds: tuple[int, int, int] = (-1, -1, -1),
+        error_fd: int = -1,  # where the runtime's own errors can be read back
+    ) -> None:
+        self.tty = tty
+        self.outputs: dict[int, int] = {} if outputs is None else outputs
+        self.stdin = stdin
+        self.master = master
+        self.child_fds = child_fds
+        self.error_fd = error_fd
 
     def close_child_fds(self) -> None:
         for fd in set(self.child_fds):
@@ -69,16 +81,21 @@ class ConsoleReceiver:
     pty master it sends."""
 
     def __init__(self, path: str) -> None:
+        import socket
+        import threading
+
         self.path = path
-        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener: socket.socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.listener.bind(path)
         self.listener.listen(1)
         self.master: int | None = None
         self.error = ""
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread: threading.Thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
+        import socket
+
         try:
             conn, _ = self.listener.accept()
             with conn:
@@ -98,6 +115,8 @@ class ConsoleReceiver:
         return self.master
 
     def close(self) -> None:
+        import socket
+
         try:
             self.listener.shutdown(socket.SHUT_RDWR)
         except OSError:
@@ -110,6 +129,10 @@ class ConsoleReceiver:
 
 
 def resize(master: int, height: int, width: int) -> None:
+    import fcntl
+    import struct
+    import termios
+
     fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
 
 
