@@ -394,12 +394,9 @@ def ps(ctx: Context, argv: list[str]) -> int:
         all=show_all, filters=filters, limit=limit, size=opts["size"]
     )
     rows = container_rows(summaries, trunc=not opts["no_trunc"])
-    if opts["quiet"]:
-        fmt = "{{.ID}}"
-    elif opts["format"] and opts["format"] != "table":
-        fmt = opts["format"]
-    else:
-        fmt = PS_TABLE_SIZE if opts["size"] else PS_TABLE
+    fmt = output.list_format(
+        opts["quiet"], opts["format"], PS_TABLE_SIZE if opts["size"] else PS_TABLE
+    )
     output.print_rows(fmt, rows, PS_HEADERS)
     return 0
 

@@ -152,12 +152,9 @@ def images(ctx: Context, argv: list[str]) -> int:
         filters.setdefault("reference", []).append(args[0])
     summaries = ctx.client().images(all=opts["all"], filters=filters, digests=opts["digests"])
     rows = image_rows(summaries, opts["digests"], trunc=not opts["no_trunc"])
-    if opts["quiet"]:
-        fmt = "{{.ID}}"
-    elif opts["format"] and opts["format"] != "table":
-        fmt = opts["format"]
-    else:
-        fmt = IMAGES_DIGESTS_TABLE if opts["digests"] else IMAGES_TABLE
+    fmt = output.list_format(
+        opts["quiet"], opts["format"], IMAGES_DIGESTS_TABLE if opts["digests"] else IMAGES_TABLE
+    )
     output.print_rows(fmt, rows, IMAGE_HEADERS)
     return 0
 
@@ -267,12 +264,7 @@ def history(ctx: Context, argv: list[str]) -> int:
     opts, (name,) = HISTORY.parse(argv)
     entries = ctx.client().history(name)
     rows = history_rows(entries, human=opts["human"], trunc=not opts["no_trunc"])
-    if opts["quiet"]:
-        fmt = "{{.ID}}"
-    elif opts["format"] and opts["format"] != "table":
-        fmt = opts["format"]
-    else:
-        fmt = HISTORY_TABLE
+    fmt = output.list_format(opts["quiet"], opts["format"], HISTORY_TABLE)
     output.print_rows(fmt, rows, HISTORY_HEADERS)
     return 0
 

@@ -174,6 +174,15 @@ def render_rows(fmt: str, rows: list[dict[str, str]], headers: dict[str, str]) -
     return tabwrite(text) if tmpl.table else text
 
 
+def list_format(quiet: bool, given: str | None, table: str) -> str:
+    """The template a listing prints with: ids for ``-q``, else ``--format``, else ``table``."""
+    if quiet:
+        return "{{.ID}}"
+    if given and given != "table":
+        return given
+    return table
+
+
 def print_rows(fmt: str, rows: list[dict[str, str]], headers: dict[str, str]) -> None:
     write(render_rows(fmt, rows, headers))
 

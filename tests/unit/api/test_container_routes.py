@@ -237,27 +237,37 @@ def test_frames_are_docker_8_byte_headers() -> None:
 
 
 def test_status_strings() -> None:
-    now = models.parse_time("2024-05-01T10:00:10Z")
-    assert now is not None
-    assert models.status_string(state("created"), now) == "Created"
-    up = state("running", started_at="2024-05-01T10:00:05.5Z")
-    assert models.status_string(up, now) == "Up 4 seconds"
-    long_up = state("running", started_at="2024-05-01T09:58:00Z")
-    assert models.status_string(long_up, now) == "Up 2 minutes"
-    paused = state("paused", started_at="2024-05-01T09:58:00Z")
-    assert models.status_string(paused, now) == "Up 2 minutes (Paused)"
-    exited = state(
+    # the engine computes Docker's ps status; the API model passes it through
+    from dockyard._internal.humanize import human_duration
+    from dockyard.engine.containerrecord import Container, status_text
+    from dockyard.images.config import parse_time
+
+    def record(status: str, started: str = "", finished: str = "", code: int = 0) -> Container:
+        return Container(
+            "c" * 64, "/dyt-c", "", 0.0, "sh", [], {}, {}, "sha256:" + "0" * 64, "busybox",
+            "overlay", status=status, exit_code=code,
+            started_unix=parse_time(started) if started else 0.0,
+            finished_unix=parse_time(finished) if finished else 0.0,
+        )  # fmt: skip
+
+    now = parse_time("2024-05-01T10:00:10Z")
+    assert status_text(record("created"), now) == "Created"
+    up = record("running", started="2024-05-01T10:00:05.5Z")
+    assert status_text(up, now) == "Up 4 seconds"
+    long_up = record("running", started="2024-05-01T09:58:00Z")
+    assert status_text(long_up, now) == "Up 2 minutes"
+    paused = record("paused", started="2024-05-01T09:58:00Z")
+    assert status_text(paused, now) == "Up 2 minutes (Paused)"
+    exited = record(
         "exited",
-        exit_code=137,
-        started_at="2024-05-01T09:00:00Z",
-        finished_at="2024-05-01T10:00:07.123456789+00:00",
+        code=137,
+        started="2024-05-01T09:00:00Z",
+        finished="2024-05-01T10:00:07.123456789+00:00",
     )
-    assert models.status_string(exited, now) == "Exited (137) 2 seconds ago"
-    assert models.status_string(state("dead", dead=True, started_at="2024-05-01T09:00:00Z")) == (
-        "Dead"
-    )
-    assert models.human_duration(0.5) == "Less than a second"
-    assert models.human_duration(3600 * 30) == "30 hours"
+    assert status_text(exited, now) == "Exited (137) 2 seconds ago"
+    assert status_text(record("dead", started="2024-05-01T09:00:00Z"), now) == "Dead"
+    assert human_duration(0.5) == "Less than a second"
+    assert human_duration(3600 * 30) == "30 hours"
 
 
 def test_summary_and_inspect_shapes() -> None:
@@ -528,7 +538,7 @@ def test_container_config_of_run_flags() -> None:
 
 def test_ps_rows_like_docker() -> None:
     summary = models.container_summary(
-        view(status_text="Up 5 seconds", config={"Cmd": ["sleep", "30"]}), now=0
+        view(status_text="Up 5 seconds", config={"Cmd": ["sleep", "30"]})
     )
     summary["Command"] = "sleep 30 && echo a long command"
     rows = cli.container_rows([summary], trunc=True, now=1714557600 + 120)

@@ -7,12 +7,9 @@ the 8-byte frames of multiplexed attach/logs streams, built from the engine's
 from __future__ import annotations
 
 import struct
-import time
-from datetime import datetime
 from typing import Any
 
-from dockyard._internal.humanize import human_duration
-from dockyard.engine.containers import ContainerState, ContainerView, MountPoint
+from dockyard.engine.containers import ContainerView, MountPoint
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
@@ -39,54 +36,6 @@ def _older(version: str | None, than: str) -> bool:
     if version is None:
         return False
     return tuple(int(p) for p in version.split(".")) < tuple(int(p) for p in than.split("."))
-
-
-# -- the ps status -------------------------------------------------------------------------
-
-
-def parse_time(text: str) -> float | None:
-    """An RFC 3339 time (nanoseconds allowed) as a unix time; None for Go's zero time."""
-    if not text or text.startswith("0001-01-01"):
-        return None
-    main, frac, zone = text, "", ""
-    if text.endswith("Z"):
-        main, zone = text[:-1], "+00:00"
-    else:
-        for i in range(len(text) - 1, 9, -1):
-            if text[i] in "+-":
-                main, zone = text[:i], text[i:]
-                break
-    if "." in main:
-        main, frac = main.split(".", 1)
-    try:
-        base = datetime.fromisoformat(main + (zone or "+00:00")).timestamp()
-    except ValueError:
-        return None
-    return base + (float("0." + frac) if frac.isdigit() else 0.0)
-
-
-def status_string(state: ContainerState, now: float | None = None) -> str:
-    """Docker's ``State.String()``: "Up 5 seconds", "Exited (0) 3 seconds ago", "Created"."""
-    now = time.time() if now is None else now
-    started = parse_time(state.started_at)
-    finished = parse_time(state.finished_at)
-    if state.running or state.status in ("running", "paused"):
-        up = human_duration(now - started) if started is not None else "Less than a second"
-        if state.paused or state.status == "paused":
-            return f"Up {up} (Paused)"
-        return f"Up {up}"
-    if state.restarting or state.status == "restarting":
-        ago = human_duration(now - finished) if finished is not None else "Less than a second"
-        return f"Restarting ({state.exit_code}) {ago} ago"
-    if state.status == "removing":
-        return "Removal In Progress"
-    if state.dead or state.status == "dead":
-        return "Dead"
-    if started is None:
-        return "Created"
-    if finished is None:
-        return ""
-    return f"Exited ({state.exit_code}) {human_duration(now - finished)} ago"
 
 
 # -- documents ------------------------------------------------------------------------------
@@ -134,7 +83,7 @@ def _networks(view: ContainerView) -> dict[str, Any]:
     return {}
 
 
-def container_summary(view: ContainerView, now: float | None = None) -> dict[str, Any]:
+def container_summary(view: ContainerView) -> dict[str, Any]:
     """A ``GET /containers/json`` item."""
     doc: dict[str, Any] = {
         "Id": view.id,
@@ -146,7 +95,7 @@ def container_summary(view: ContainerView, now: float | None = None) -> dict[str
         "Ports": [],
         "Labels": dict(view.labels or view.config.get("Labels") or {}),
         "State": view.state.status,
-        "Status": view.status_text or status_string(view.state, now),
+        "Status": view.status_text,  # the engine computes Docker's "Up 5 seconds"
         "HostConfig": {"NetworkMode": _network_mode(view)},
         "NetworkSettings": {"Networks": _networks(view)},
         "Mounts": [_mount(m) for m in view.mounts],

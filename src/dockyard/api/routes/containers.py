@@ -26,6 +26,7 @@ from dockyard.api.models import containers as models
 from dockyard.api.router import Hijack, Request, Response, Router, empty, json_response
 from dockyard.engine.containers import AttachSession, ContainerService, ContainerView
 from dockyard.errors import DockyardError, InvalidArgument, NotFound
+from dockyard.images.config import parse_time
 
 log = logging.getLogger(__name__)
 
@@ -472,10 +473,10 @@ def _until(value: str) -> float:
             return time.time() - float(value[:-1]) * units[value[-1]]
         except ValueError:
             pass
-    ts = models.parse_time(value if "T" in value else value + "T00:00:00Z")
-    if ts is None:
-        raise InvalidArgument(f"invalid filter 'until={value}'")
-    return ts
+    try:
+        return parse_time(value if "T" in value else value + "T00:00:00Z")
+    except InvalidArgument:
+        raise InvalidArgument(f"invalid filter 'until={value}'") from None
 
 
 def _labels_match(labels: dict[str, str], want: list[str], refuse: list[str]) -> bool:
