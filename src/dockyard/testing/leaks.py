@@ -1,4 +1,8 @@
-"""Leak check for the root test tiers: mounts, cgroups and processes left behind."""
+"""Leak check for the root test tiers: mounts, cgroups and processes left behind.
+
+Only this test process's objects count (``names.SESSION``): another test run on the
+same host does not fail this one.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .names import PREFIX
+from .names import SESSION
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
@@ -16,7 +20,7 @@ def mounts() -> set[str]:
     with open("/proc/self/mountinfo") as f:
         for line in f:
             point = line.split(" ", 5)[4]
-            if PREFIX in point:
+            if SESSION in point:
                 out.add(point)
     return out
 
@@ -30,7 +34,7 @@ def cgroups() -> set[str]:
             continue
         for dirpath, dirnames, _ in os.walk(hierarchy):
             for d in dirnames:
-                if PREFIX in d:
+                if SESSION in d:
                     out.add(os.path.join(dirpath, d))
             if dirpath.count("/") > 8:
                 dirnames.clear()
