@@ -9,6 +9,7 @@ from dockyard.api.routes import containers as container_routes
 from dockyard.api.routes import images as image_routes
 from dockyard.api.routes import system as system_routes
 from dockyard.engine.containers import ContainerService, ContainerSettings
+from dockyard.engine.events import EventLog
 from dockyard.engine.images import ImageService
 from dockyard.engine.system import SystemService, SystemSettings
 from dockyard.images.imagestore import ImageStore
@@ -25,6 +26,7 @@ class Engine:
     system: SystemService
     images: ImageService
     containers: ContainerService
+    events: EventLog
 
     def close(self) -> None:
         self.store.close()
@@ -45,7 +47,8 @@ def build(config: DaemonConfig) -> Engine:
         no_proxy=config.no_proxy,
         debug=config.debug,
     )
-    images = ImageService(store)
+    events = EventLog()
+    images = ImageService(store, events)
     containers = ContainerService(
         store,
         ContainerSettings(
@@ -54,6 +57,7 @@ def build(config: DaemonConfig) -> Engine:
             runtime=config.runtimes.get(config.default_runtime, config.default_runtime),
             cgroup_parent=config.cgroup_parent,
         ),
+        events,
     )
 
     async def container_statuses() -> list[str]:
@@ -68,4 +72,4 @@ def build(config: DaemonConfig) -> Engine:
     system_routes.register(router, system)
     image_routes.register(router, images)
     container_routes.register(router, containers)
-    return Engine(router, store, system, images, containers)
+    return Engine(router, store, system, images, containers, events)

@@ -47,6 +47,7 @@ from .attach import AttachSession
 from .containerqueries import ContainerQueries
 from .containerrecord import Container, ContainerState, ContainerView, MountPoint
 from .containersignals import ContainerSignals
+from .events import EventLog
 from .shims import ShimOptions, read_exit, run_runtime, spawn_shim
 
 __all__ = [
@@ -76,9 +77,12 @@ class ContainerSettings:
 class ContainerService(ContainerQueries, ContainerSignals):
     """The Engine API's container backend (see the module doc)."""
 
-    def __init__(self, store: ImageStore, settings: ContainerSettings) -> None:
+    def __init__(
+        self, store: ImageStore, settings: ContainerSettings, events: EventLog | None = None
+    ) -> None:
         self.store = store
         self.settings = settings
+        self.events = events or EventLog()
         self._runtime = resolve_runtime(settings.runtime)
         self._containers: dict[str, Container] = {}
         self._names: dict[str, str] = {}

@@ -32,6 +32,7 @@ from dockyard.images.names import normalize_name, normalize_tag
 from dockyard.images.remove import prune_images, remove_image
 from dockyard.store import ImageRecord
 
+from .events import EventLog
 from .pipes import BodyPipe, ChunkPipe, buffered_reader, buffered_writer
 
 log = logging.getLogger(__name__)
@@ -62,8 +63,9 @@ class LocalImage:
 class ImageService:
     """The Engine API's image backend (see the module doc)."""
 
-    def __init__(self, store: ImageStore) -> None:
+    def __init__(self, store: ImageStore, events: EventLog | None = None) -> None:
         self.store = store
+        self.events = events or EventLog()
         self._lock = asyncio.Lock()
         self._saves = 0
         self._idle = asyncio.Event()  # set while no save is running
