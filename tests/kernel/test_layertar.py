@@ -20,6 +20,7 @@ import pytest
 from dockyard.images import diff_overlay, diff_plain, unpack
 from dockyard.kernel import mount, namespaces
 from dockyard.testing.fork import in_child
+from dockyard.testing.names import unique
 from dockyard.testing.rootfs import make_busybox_rootfs
 from tests.unit.images.trees import Entry, add, make_tar, snapshot
 
@@ -88,7 +89,7 @@ def _rich(t: tarfile.TarFile) -> None:
 
 
 def test_owners_modes_devices_xattrs(tmp_path: Path) -> None:
-    dest = tmp_path / "dyt-dest"
+    dest = tmp_path / unique("dest")
     unpack(io.BytesIO(make_tar(_rich)), dest)
     st = os.lstat(dest / "bin/su")
     assert stat.S_IMODE(st.st_mode) == 0o4755
@@ -113,11 +114,11 @@ def test_owners_modes_devices_xattrs(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("mode", ["overlay", "plain"])
 def test_round_trip_unpack_of_diff(tmp_path: Path, mode: str) -> None:
-    first = tmp_path / "dyt-first"
+    first = tmp_path / unique("first")
     unpack(io.BytesIO(make_tar(_rich)), first, mode)  # type: ignore[arg-type]
     out = io.BytesIO()
     res = diff_overlay(first, out) if mode == "overlay" else diff_plain(None, first, out)
-    second = tmp_path / "dyt-second"
+    second = tmp_path / unique("second")
     assert unpack(io.BytesIO(out.getvalue()), second, mode).diff_id == res.diff_id  # type: ignore[arg-type]
     assert snapshot(second) == snapshot(first)
 
@@ -147,8 +148,8 @@ def _listing(root: Path) -> list[str]:
 
 
 def test_overlay_whiteouts_hide_lower_files_in_a_real_mount(tmp_path: Path) -> None:
-    l1 = _layer1(tmp_path / "dyt-l1")
-    l2 = tmp_path / "dyt-l2"
+    l1 = _layer1(tmp_path / unique("l1"))
+    l2 = tmp_path / unique("l2")
     unpack(io.BytesIO(make_tar(_layer2)), l2, "overlay")
     wo = os.lstat(l2 / "etc/secret")
     assert stat.S_ISCHR(wo.st_mode) and wo.st_rdev == 0
@@ -157,7 +158,7 @@ def test_overlay_whiteouts_hide_lower_files_in_a_real_mount(tmp_path: Path) -> N
 
     def child(upper: bool) -> list[str]:
         _private_ns()
-        merged = tmp_path / "dyt-merged"
+        merged = tmp_path / unique("merged")
         if upper:  # the layer as the upper dir of a container over its parent
             _overlay(merged, [l1], l2)
         else:  # the layer as a lower of the next snapshot
@@ -168,7 +169,7 @@ def test_overlay_whiteouts_hide_lower_files_in_a_real_mount(tmp_path: Path) -> N
     assert in_child(lambda: child(False)) == want
     assert in_child(lambda: child(True)) == want
     # plain whiteouts on a copy of the parent give the same tree
-    copy = tmp_path / "dyt-copy"
+    copy = tmp_path / unique("copy")
     shutil.copytree(l1, copy)
     unpack(io.BytesIO(make_tar(_layer2)), copy, "plain")
     assert _listing(copy) == want
@@ -177,17 +178,17 @@ def test_overlay_whiteouts_hide_lower_files_in_a_real_mount(tmp_path: Path) -> N
 def test_overlay_round_trip_through_a_mounted_container(tmp_path: Path) -> None:
     """Changes made through a real overlay mount, diffed from the upper and unpacked as a
     new layer, give the same merged tree."""
-    base = tmp_path / "dyt-base"
+    base = tmp_path / unique("base")
     unpack(io.BytesIO(make_tar(_rich)), base, "overlay")
     (base / "etc/sub").mkdir(parents=True)
     (base / "etc/sub/old").write_text("old")
     (base / "etc/motd").write_text("hello")
-    upper = tmp_path / "dyt-upper"
+    upper = tmp_path / unique("upper")
     upper.mkdir()
 
     def change() -> dict[str, Entry]:
         _private_ns()
-        merged = tmp_path / "dyt-merged"
+        merged = tmp_path / unique("merged")
         _overlay(merged, [base], upper)
         (merged / "etc/motd").unlink()
         shutil.rmtree(merged / "etc/sub")
@@ -205,12 +206,12 @@ def test_overlay_round_trip_through_a_mounted_container(tmp_path: Path) -> None:
     with tarfile.open(fileobj=io.BytesIO(out.getvalue())) as tar:
         names = tar.getnames()
     assert "etc/.wh.motd" in names and "etc/sub/.wh..wh..opq" in names
-    layer = tmp_path / "dyt-layer"
+    layer = tmp_path / unique("layer")
     assert unpack(io.BytesIO(out.getvalue()), layer, "overlay").diff_id == res.diff_id
 
     def view() -> dict[str, Entry]:
         _private_ns()
-        merged = tmp_path / "dyt-merged2"
+        merged = tmp_path / unique("merged2")
         _overlay(merged, [layer, base])
         return snapshot(merged)
 
@@ -224,12 +225,12 @@ def _gnu_tar(src: Path) -> bytes:
 
 @pytest.mark.parametrize("compress", [None, ["gzip", "-c"], ["zstd", "-c", "-q"]])
 def test_gnu_tar_of_busybox_unpacks_and_runs(tmp_path: Path, compress: list[str] | None) -> None:
-    src = make_busybox_rootfs(tmp_path / "dyt-src")
+    src = make_busybox_rootfs(tmp_path / unique("src"))
     plain = _gnu_tar(src)
     blob = plain
     if compress is not None:
         blob = subprocess.run(compress, input=plain, capture_output=True, check=True).stdout
-    dest = tmp_path / "dyt-rootfs"
+    dest = tmp_path / unique("rootfs")
     res = unpack(io.BytesIO(blob), dest, "overlay")
     assert res.diff_id == "sha256:" + hashlib.sha256(plain).hexdigest()
     assert snapshot(dest) == snapshot(src)
@@ -252,9 +253,9 @@ def test_gnu_tar_of_busybox_unpacks_and_runs(tmp_path: Path, compress: list[str]
 
 
 def test_plain_mode_whiteouts_on_btrfs_style_copy_keep_owners(tmp_path: Path) -> None:
-    first = tmp_path / "dyt-first"
+    first = tmp_path / unique("first")
     unpack(io.BytesIO(make_tar(_rich)), first, "plain")
-    child = tmp_path / "dyt-child"
+    child = tmp_path / unique("child")
     subprocess.run(["cp", "-a", "--", str(first), str(child)], check=True)
 
     def build(t: tarfile.TarFile) -> None:

@@ -9,11 +9,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .names import SESSION
+
 
 @contextmanager
 def loop_btrfs(size_mib: int = 512) -> Iterator[Path]:
     """Make, mount, and at the end unmount and detach a btrfs under a ``dyt-`` dir."""
-    base = Path(tempfile.mkdtemp(prefix="dyt-btrfs-"))
+    base = Path(tempfile.mkdtemp(prefix=f"{SESSION}-btrfs-"))
     base.chmod(0o755)
     image = base / "dyt-btrfs.img"
     point = base / "mnt"

@@ -27,7 +27,7 @@ from typing import Any
 
 from dockyard.cgroups import manager_for
 
-from .names import unique
+from .names import SESSION, unique
 
 DOCKER = "/usr/local/bin/docker"
 START_TIMEOUT = 30.0
@@ -111,7 +111,7 @@ class Daemon:
     @classmethod
     def prepare(cls, config: Mapping[str, Any] | None = None, base: Path | None = None) -> Daemon:
         """Make the dirs and daemon.json, but start nothing (``run`` / ``launch`` do)."""
-        top = Path(tempfile.mkdtemp(prefix="dyt-daemon-", dir=base))
+        top = Path(tempfile.mkdtemp(prefix=f"{SESSION}-daemon-", dir=base))
         top.chmod(0o711)
         daemon = cls(top, top / f"{unique()}.sock")
         daemon.config_file.write_text(json.dumps(dict(config or {})))

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from dockyard.kernel import mount as km
 
-from .names import unique
+from .names import SESSION, unique
 
 CLIENTS = ("/usr/bin/docker", "/usr/local/bin/docker")
 START_TIMEOUT = 120.0
@@ -125,7 +125,7 @@ class Dockerd:
         """
         binary = ensure_installed()
         client = client_binary()
-        top = Path(tempfile.mkdtemp(prefix="dyt-dockerd-", dir=base))
+        top = Path(tempfile.mkdtemp(prefix=f"{SESSION}-dockerd-", dir=base))
         top.chmod(0o711)
         name = unique("docker")  # also the containerd namespace: [A-Za-z0-9._-] only
         sock = Path(f"/run/{name}.sock")
