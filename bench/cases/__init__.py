@@ -1,5 +1,5 @@
 """Benchmark cases; importing a module registers its cases with the harness."""
 
-from . import daemon, images, runtime
+from . import containers, daemon, images, runtime
 
-__all__ = ["daemon", "images", "runtime"]
+__all__ = ["containers", "daemon", "images", "runtime"]
