@@ -95,7 +95,8 @@ def _pairs(name: str, text: str, *, legacy: bool) -> dict[str, str]:
     return pairs
 
 
-def _ports(text: str) -> list[str]:
+def expose_ports(text: str) -> list[str]:
+    """EXPOSE words (``80``, ``53/udp``, ``8000-8002``) as ``<port>/<proto>`` keys."""
     ports: list[str] = []
     for word in _words("EXPOSE", text):
         match = _PORT.match(word)
@@ -132,7 +133,7 @@ def parse_change(text: str) -> Change:
     if instruction in ("ENV", "LABEL"):
         return Change(instruction, _pairs(instruction, rest, legacy=instruction == "ENV"))
     if instruction == "EXPOSE":
-        return Change(instruction, _ports(rest))
+        return Change(instruction, expose_ports(rest))
     if instruction == "VOLUME":
         volumes = _json_list(rest)
         if volumes is None:

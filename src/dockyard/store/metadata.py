@@ -281,6 +281,33 @@ class MetadataStore(MetadataQueries):
             self._conn.execute("DELETE FROM containers WHERE id = ?", (container_id,))
             return record
 
+    # -- the build cache -------------------------------------------------------------
+
+    def cached_step(self, key: str) -> Digest | None:
+        """The image a build step with this cache key made, if it still exists."""
+        with self._read():
+            row = self._conn.execute(
+                "SELECT image_id FROM build_cache WHERE key = ?", (key,)
+            ).fetchone()
+        return None if row is None else Digest.parse(row[0])
+
+    def cache_step(self, key: str, image_id: Digest) -> None:
+        with self._tx():
+            self._conn.execute(
+                "INSERT OR REPLACE INTO build_cache (key, image_id, created) VALUES (?, ?, ?)",
+                (key, str(image_id), time.time()),
+            )
+
+    def drop_build_cache(self, before: float | None = None) -> list[Digest]:
+        """Forget cache rows (those written before ``before``); answer their images."""
+        with self._tx():
+            cutoff = time.time() + 1 if before is None else before
+            rows = self._conn.execute(
+                "SELECT DISTINCT image_id FROM build_cache WHERE created < ?", (cutoff,)
+            ).fetchall()
+            self._conn.execute("DELETE FROM build_cache WHERE created < ?", (cutoff,))
+        return [Digest.parse(r[0]) for r in rows]
+
     # -- garbage ---------------------------------------------------------------------
 
     def garbage(self, blobs: Iterable[Digest] = ()) -> Garbage:

@@ -27,6 +27,9 @@ Tables (as of the latest version):
 ``refs``          names pointing at images: ``docker.io/library/busybox:latest`` or
                   ``docker.io/library/busybox@sha256:<manifest hex>``, already normalized
                   by the caller. Removing an image removes its refs.
+``build_cache``   the build cache: a step's key (its parent image, instruction and
+                  inputs, hashed by the builder) to the image that step made. Removing
+                  the image removes its cache rows.
 ``containers``    each container's writable snapshot, its image and the layer that
                   snapshot sits on (``layer`` keeps that layer alive even if the image is
                   untagged and removed later).
@@ -96,7 +99,18 @@ CREATE INDEX image_blobs_digest ON image_blobs (digest);
 INSERT INTO image_blobs (image_id, digest, kind) SELECT id, config_digest, 'config' FROM images;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+# v3: the build cache (``dockerd`` finds cached steps by walking image parents and
+# comparing configs; a keyed table answers in one lookup and survives restarts alike).
+_V3 = """
+CREATE TABLE build_cache (
+    key      TEXT PRIMARY KEY,
+    image_id TEXT NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+    created  REAL NOT NULL
+);
+CREATE INDEX build_cache_image ON build_cache (image_id);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 """``MIGRATIONS[n]`` takes the database from version n to n + 1. Append only."""
 
 LATEST = len(MIGRATIONS)

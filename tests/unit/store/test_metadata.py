@@ -232,3 +232,18 @@ def test_two_stores_on_one_file_see_each_other(meta: MetadataStore, tmp_path: Pa
         (base,) = add_stack(other, "base")
         other.add_image(image_id("a"), [base], 1)
         assert meta.get_image(image_id("a")).layers == (base,)
+
+
+def test_build_cache_rows_follow_their_image(meta: MetadataStore) -> None:
+    layers = add_stack(meta, "base")
+    img = image_id("cached")
+    meta.add_image(img, layers, 100)
+    assert meta.cached_step("k") is None
+    meta.cache_step("k", img)
+    assert meta.cached_step("k") == img
+    meta.remove_image(img)
+    assert meta.cached_step("k") is None  # the row went with the image
+    meta.add_image(img, layers, 100)
+    meta.cache_step("k2", img)
+    assert meta.drop_build_cache() == [img]
+    assert meta.cached_step("k2") is None

@@ -1,0 +1,168 @@
+"""The build context: the tar a client sends, unpacked into a private directory.
+
+``unpack_context(stream, dest, dockerfile)`` extracts the tar (plain or compressed)
+safely (no absolute paths, nothing outside ``dest``, nothing written through a
+symlink, no device nodes; symlinks stay symlinks, whatever they point at), reads the Dockerfile
+named by the client (``-f``: a path inside the context, where the docker CLI also puts
+a Dockerfile from outside it) and applies ``.dockerignore``: ignored files are removed
+from the context, so that no COPY can see them. The Dockerfile and ``.dockerignore``
+themselves are read before that and removed too when the patterns say so, as dockerd
+does.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import shutil
+import tarfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from dockyard.errors import InvalidArgument
+
+from .ignore import Matcher
+
+IGNORE_FILE = ".dockerignore"
+DEFAULT_DOCKERFILE = "Dockerfile"
+MAX_DOCKERFILE = 4 << 20
+
+
+@dataclass(frozen=True)
+class Context:
+    root: Path
+    dockerfile: str  # its text
+    dockerfile_name: str  # as the client named it, for messages
+    ignore: Matcher
+
+
+def _clean_name(name: str) -> str:
+    clean = posixpath.normpath(name.replace("\\", "/")).lstrip("/")
+    if clean in ("", ".") or clean.startswith("../") or clean == "..":
+        raise InvalidArgument(
+            f"the Dockerfile path {name!r} must name a file inside the build context"
+        )
+    return clean
+
+
+def unpack_context(stream: IO[bytes], dest: Path, dockerfile: str = "") -> Context:
+    """Unpack the context tar into ``dest`` (which must exist and be empty)."""
+    name = _clean_name(dockerfile or DEFAULT_DOCKERFILE)
+    try:
+        with tarfile.open(fileobj=stream, mode="r|*") as tar:
+            _extract_all(tar, dest)
+    except OSError as e:
+        raise InvalidArgument(f"cannot unpack the build context: {e}") from e
+    except (tarfile.TarError, EOFError, zlib.error) as e:
+        raise InvalidArgument(f"the build context is not a valid tar archive: {e}") from e
+    text = _read_dockerfile(dest, name, dockerfile or DEFAULT_DOCKERFILE)
+    ignore_path = dest / IGNORE_FILE
+    ignore = Matcher([])
+    if ignore_path.is_file() and not ignore_path.is_symlink():
+        ignore = Matcher.from_text(ignore_path.read_text(errors="replace"))
+    if ignore:
+        _remove_ignored(dest, ignore)
+    return Context(dest, text, dockerfile or DEFAULT_DOCKERFILE, ignore)
+
+
+def _member_path(dest: Path, name: str) -> Path | None:
+    """Where a member goes; None for the root itself. Refuses names that leave ``dest``
+    and parents that are not real directories (a symlink in the context earlier)."""
+    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise InvalidArgument(f"the build context has a path that leaves it: {name!r}")
+    if not parts:
+        return None
+    probe = dest
+    for part in parts[:-1]:
+        probe = probe / part
+        if probe.is_symlink() or (probe.exists() and not probe.is_dir()):
+            raise InvalidArgument(
+                f"the build context has {name!r} below a symlink or a file: {probe.name!r}"
+            )
+    return dest.joinpath(*parts)
+
+
+def _extract_all(tar: tarfile.TarFile, dest: Path) -> None:
+    """Extract member by member (this Python's tarfile has no extraction filters):
+    no absolute or climbing names, nothing through a symlink, no device nodes."""
+    dirs: list[tuple[Path, tarfile.TarInfo]] = []
+    for member in tar:
+        target = _member_path(dest, member.name)
+        if target is None or member.ischr() or member.isblk():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if os.path.lexists(target) and not (member.isdir() and target.is_dir()):
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            else:
+                target.unlink()
+        if member.isdir():
+            target.mkdir(exist_ok=True)
+            dirs.append((target, member))
+        elif member.issym():
+            os.symlink(member.linkname, target)
+        elif member.islnk():
+            source = _member_path(dest, member.linkname)
+            if source is None or not source.is_file() or source.is_symlink():
+                raise InvalidArgument(f"the build context has a bad hard link {member.name!r}")
+            os.link(source, target)
+        elif member.isfifo():
+            os.mkfifo(target)
+        else:
+            data = tar.extractfile(member)
+            assert data is not None
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                shutil.copyfileobj(data, f)
+        if not member.issym():
+            os.lchown(target, member.uid, member.gid)
+            os.chmod(target, member.mode & 0o7777)
+        os.utime(target, (member.mtime, member.mtime), follow_symlinks=False)
+    for path, member in reversed(dirs):  # after their contents, so the times stick
+        os.utime(path, (member.mtime, member.mtime))
+
+
+def _read_dockerfile(root: Path, name: str, shown: str) -> str:
+    path = root / name
+    if not path.is_file():
+        # the docker CLI sends "Dockerfile" as written; dockerd also accepts "dockerfile"
+        alt = root / "dockerfile"
+        if name == DEFAULT_DOCKERFILE and alt.is_file():
+            path = alt
+        else:
+            raise InvalidArgument(
+                f"Cannot locate specified Dockerfile: {shown}: add it to the build "
+                "context or point -f at it"
+            )
+    if path.is_symlink():
+        raise InvalidArgument(f"the Dockerfile {shown} is a symlink: use the file itself")
+    if path.stat().st_size > MAX_DOCKERFILE:
+        raise InvalidArgument(f"the Dockerfile {shown} is larger than 4 MiB")
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InvalidArgument(f"the Dockerfile {shown} is not UTF-8 text: {e}") from e
+
+
+def _remove_ignored(root: Path, ignore: Matcher) -> None:
+    """Remove every ignored entry; an ignored dir stays while it holds an exception."""
+    for dirpath, dirnames, filenames in os.walk(root, topdown=False):
+        rel_dir = os.path.relpath(dirpath, root)
+        for name in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
+            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+            if ignore.ignored(rel):
+                os.unlink(os.path.join(dirpath, name))
+        for name in dirnames:
+            full = os.path.join(dirpath, name)
+            if os.path.islink(full):
+                continue
+            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+            if ignore.ignored(rel) and not os.listdir(full):
+                os.rmdir(full)
+
+
+def remove_context(root: Path) -> None:
+    shutil.rmtree(root, ignore_errors=True)

@@ -1,0 +1,175 @@
+"""The build core against a real store and runtime: steps, cache, stages, squash."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dockyard.build.builder import BuildFailed, BuildOptions
+from dockyard.errors import InvalidArgument, NotFound
+from dockyard.images.base import ensure_base_image
+from dockyard.images.imagestore import ImageStore
+from dockyard.images.rootfs import (
+    mount_container,
+    prepare_container,
+    remove_container,
+    unmount_container,
+)
+from dockyard.testing.names import unique
+
+from .builds import build
+
+pytestmark = pytest.mark.requires("root", "overlay")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[ImageStore]:
+    with ImageStore(tmp_path / unique("store")) as s:
+        ensure_base_image(s)
+        yield s
+
+
+def read_file(store: ImageStore, image: str, path: str, tmp: Path) -> bytes:
+    cid = unique("probe")
+    prepare_container(store, cid, image)
+    mnt = tmp / cid
+    mnt.mkdir()
+    try:
+        mount_container(store, cid, mnt)
+        try:
+            return (mnt / path.lstrip("/")).read_bytes()
+        finally:
+            unmount_container(mnt)
+    finally:
+        remove_container(store, cid)
+
+
+SIMPLE = """FROM busybox
+ENV GREETING=hello
+WORKDIR /app
+COPY a.txt .
+RUN echo "$GREETING from $(pwd)" > out.txt
+CMD ["cat", "/app/out.txt"]
+"""
+
+
+def test_steps_make_images_and_the_cache_reuses_them(store: ImageStore, tmp_path: Path) -> None:
+    files = {"Dockerfile": SIMPLE.encode(), "a.txt": b"A\n"}
+    first = build(store, tmp_path, files, BuildOptions(tags=("app:1",)))
+    assert "Step 1/6 : FROM busybox" in first.output
+    assert "Step 6/6 : CMD" in first.output
+    assert first.runs == 1
+    cfg = first.config["config"]
+    assert cfg["Cmd"] == ["cat", "/app/out.txt"]
+    assert cfg["WorkingDir"] == "/app"
+    assert "GREETING=hello" in cfg["Env"]
+    assert read_file(store, first.image_id, "/app/out.txt", tmp_path) == b"hello from /app\n"
+    assert read_file(store, first.image_id, "/app/a.txt", tmp_path) == b"A\n"
+    assert str(store.image("app:1").id) == first.image_id
+    again = build(store, tmp_path, files)
+    assert again.image_id == first.image_id
+    assert again.runs == 0
+    assert again.output.count("Using cache") == 5
+    changed = build(store, tmp_path, {**files, "a.txt": b"B\n"})
+    assert changed.output.count("Using cache") == 2  # ENV and WORKDIR; COPY changed
+    assert changed.runs == 1
+    fresh = build(store, tmp_path, files, BuildOptions(no_cache=True))
+    assert "Using cache" not in fresh.output and fresh.runs == 1
+
+
+def test_multi_stage_target_and_copy_from(store: ImageStore, tmp_path: Path) -> None:
+    dockerfile = """FROM busybox AS base
+RUN echo base > /base.txt
+FROM busybox AS unused
+RUN echo never > /never.txt
+FROM base AS build
+RUN echo built > /built.txt
+FROM busybox
+COPY --from=build /built.txt /base.txt /out/
+"""
+    b = build(store, tmp_path, {"Dockerfile": dockerfile.encode()})
+    assert "never" not in b.output.replace("echo never", "")
+    assert "RUN echo never" not in b.output  # the unused stage is skipped
+    assert read_file(store, b.image_id, "/out/built.txt", tmp_path) == b"built\n"
+    assert read_file(store, b.image_id, "/out/base.txt", tmp_path) == b"base\n"
+    t = build(store, tmp_path, {"Dockerfile": dockerfile.encode()}, BuildOptions(target="base"))
+    assert read_file(store, t.image_id, "/base.txt", tmp_path) == b"base\n"
+    with pytest.raises(InvalidArgument, match="failed to reach build target nope"):
+        build(store, tmp_path, {"Dockerfile": dockerfile.encode()}, BuildOptions(target="nope"))
+
+
+def test_args_onbuild_and_labels(store: ImageStore, tmp_path: Path) -> None:
+    parent = """ARG BASE=busybox
+FROM $BASE
+ARG WHO=world
+ENV WHO_ENV=$WHO
+ONBUILD RUN echo triggered > /trigger.txt
+"""
+    p = build(
+        store, tmp_path, {"Dockerfile": parent.encode()},
+        BuildOptions(tags=("parent:1",), build_args={"WHO": "you", "UNUSED": "x"}),
+    )  # fmt: skip
+    assert "WHO_ENV=you" in p.config["config"]["Env"]
+    assert p.config["config"]["OnBuild"] == ["RUN echo triggered > /trigger.txt"]
+    assert "[Warning] One or more build-args ['UNUSED'] were not consumed" in p.output
+    child = build(
+        store, tmp_path, {"Dockerfile": b"FROM parent:1\n"}, BuildOptions(labels={"k": "v"})
+    )
+    assert read_file(store, child.image_id, "/trigger.txt", tmp_path) == b"triggered\n"
+    assert child.config["config"]["Labels"] == {"k": "v"}
+    assert not child.config["config"].get("OnBuild")
+
+
+def test_a_failing_run_tags_nothing(store: ImageStore, tmp_path: Path) -> None:
+    files = {"Dockerfile": b"FROM busybox\nRUN exit 3\n"}
+    with pytest.raises(BuildFailed, match="returned a non-zero code: 3") as info:
+        build(store, tmp_path, files, BuildOptions(tags=("broken:1",)))
+    assert info.value.code == 3
+    with pytest.raises(NotFound):
+        store.image("broken:1")
+    assert store.metadata.list_containers() == []
+
+
+def test_bad_input(store: ImageStore, tmp_path: Path) -> None:
+    with pytest.raises(NotFound, match="file not found in build context"):
+        build(store, tmp_path, {"Dockerfile": b"FROM busybox\nCOPY missing /x\n"})
+    with pytest.raises(InvalidArgument, match="forbidden path outside the build context"):
+        build(store, tmp_path, {"Dockerfile": b"FROM busybox\nCOPY ../../etc/passwd /x\n"})
+    with pytest.raises(InvalidArgument, match="outside"):
+        build(store, tmp_path, {"Dockerfile": b"FROM busybox\nCOPY up/etc/passwd /x\n",
+                                "up": "../../.."})  # fmt: skip
+    with pytest.raises(NotFound, match="pull access denied for nosuch"):
+        build(store, tmp_path, {"Dockerfile": b"FROM nosuch\n"})
+    with pytest.raises(InvalidArgument, match="Dockerfile:2: unknown instruction: BOGUS"):
+        build(store, tmp_path, {"Dockerfile": b"FROM busybox\nBOGUS x\n"})
+    assert store.metadata.list_containers() == []
+
+
+def test_squash_merges_the_build_layers(store: ImageStore, tmp_path: Path) -> None:
+    files = {"Dockerfile": b"FROM busybox\nRUN echo 1 > /a\nRUN echo 2 > /b\nRUN rm /a\n"}
+    plain = build(store, tmp_path, files)
+    squashed = build(store, tmp_path, files, BuildOptions(squash=True))
+    base_layers = len(store.image("busybox").layers)
+    assert len(store.image(plain.image_id).layers) == base_layers + 3
+    assert len(store.image(squashed.image_id).layers) == base_layers + 1
+    assert len(squashed.config["history"]) == len(plain.config["history"])
+    assert read_file(store, squashed.image_id, "/b", tmp_path) == b"2\n"
+    with pytest.raises(FileNotFoundError):
+        read_file(store, squashed.image_id, "/a", tmp_path)
+
+
+def test_dockerignore_and_symlinks(store: ImageStore, tmp_path: Path) -> None:
+    files = {
+        "Dockerfile": b"FROM busybox\nCOPY . /ctx/\n",
+        ".dockerignore": b"secret*\n!secret-ok\n",
+        "secret.key": b"no",
+        "secret-ok": b"yes",
+        "link": "secret-ok",
+    }
+    b = build(store, tmp_path, files)
+    assert read_file(store, b.image_id, "/ctx/secret-ok", tmp_path) == b"yes"
+    assert read_file(store, b.image_id, "/ctx/link", tmp_path) == b"yes"
+    with pytest.raises(FileNotFoundError):
+        read_file(store, b.image_id, "/ctx/secret.key", tmp_path)
