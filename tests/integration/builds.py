@@ -17,8 +17,11 @@ from dockyard.images.imagestore import ImageStore
 from dockyard.testing.buildrunner import RuntimeRunner
 
 
-def context_tar(files: Mapping[str, bytes | str | None], modes: Mapping[str, int] = {}) -> bytes:
+def context_tar(
+    files: Mapping[str, bytes | str | None], modes: Mapping[str, int] | None = None
+) -> bytes:
     """A context tar: ``bytes`` a file, ``str`` a symlink target, ``None`` a directory."""
+    modes = modes or {}
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w") as tar:
         for name, data in files.items():
@@ -50,12 +53,13 @@ def build(
     files: Mapping[str, bytes | str | None],
     options: BuildOptions | None = None,
     dockerfile: str = "",
+    modes: Mapping[str, int] | None = None,
 ) -> Built:
     """Build ``files`` (a context with its Dockerfile) in ``store``."""
     n = len(list(work.glob("ctx-*")))
     root = work / f"ctx-{n}"
     root.mkdir(parents=True)
-    context = unpack_context(io.BytesIO(context_tar(files)), root, dockerfile)
+    context = unpack_context(io.BytesIO(context_tar(files, modes or {})), root, dockerfile)
     lines: list[str] = []
     runner = RuntimeRunner(store, work)
     image_id = Builder(store, runner, lines.append).build(context, options or BuildOptions())

@@ -33,6 +33,7 @@ from dockyard.errors import DockyardError, InvalidArgument, NotFound
 from dockyard.images.commit import commit_container
 from dockyard.images.config import add_image, format_time, history_entry, load_config, new_config
 from dockyard.images.imagestore import ImageStore
+from dockyard.images.instructions import Change
 from dockyard.images.names import normalize_tag
 from dockyard.images.rootfs import (
     mount_container,
@@ -44,7 +45,7 @@ from dockyard.images.users import chown_ids
 
 from . import imageconfig
 from .context import Context
-from .copy import Ownership, Source, checksum, copy_sources, find_sources
+from .copy import Ownership, Source, checksum, copy_sources, find_sources, mkdirs
 from .dockerfile import parse
 from .expansion import expand
 from .imageconfig import StageState
@@ -355,7 +356,11 @@ class Builder:
             if cached is not None:
                 state.image = self._load(cached)
                 return cached
-            new = self._config_image(state, image_id, imageconfig.nop(text))
+            new = self._workdir_layer(state, image_id, text) if cmd == "workdir" else None
+            if new is None:
+                new = self._config_image(state, image_id, imageconfig.nop(text))
+            else:
+                state.image = self._load(new)
             self.store.metadata.cache_step(key, self.store.image(new).id)
             return new
         if cmd == "run":
@@ -467,7 +472,7 @@ class Builder:
                 state.image = self._load(cached)
                 return cached
             created_by = imageconfig.nop(f"{what} {digest.replace('sha256:', 'file:')} in {dest} ")
-            new = self._in_snapshot(
+            new = self._copied(
                 image_id,
                 created_by,
                 lambda root: copy_sources(
@@ -519,7 +524,7 @@ class Builder:
                         state.image = self._load(cached)
                         return cached
                     created_by = imageconfig.nop(f"COPY dir:{digest[7:]} in {dest} ")
-                    new = self._in_snapshot(
+                    new = self._copied(
                         image_id,
                         created_by,
                         lambda root: copy_sources(
@@ -561,21 +566,44 @@ class Builder:
         return tmp
 
     def _in_snapshot(
-        self, image_id: str | None, created_by: str, change: Callable[[Path], None]
-    ) -> str:
-        """A snapshot of ``image_id``, changed by ``change(rootfs)``, committed."""
+        self,
+        image_id: str | None,
+        created_by: str,
+        change: Callable[[Path], bool | None],
+        changes: Sequence[Change] = (),
+    ) -> str | None:
+        """A snapshot of ``image_id``, changed by ``change(rootfs)``, committed (with
+        the config ``changes``); None when ``change`` says it changed nothing."""
         cid = f"build-{secrets.token_hex(8)}"
         prepare_container(self.store, cid, image_id)
         try:
             with tempfile.TemporaryDirectory(dir=self._tmp(), prefix="mnt-") as mnt:
                 mount_container(self.store, cid, mnt)
                 try:
-                    change(Path(mnt))
+                    changed = change(Path(mnt))
                 finally:
                     unmount_container(mnt)
-            return commit_container(self.store, cid, created_by=created_by)
+            if changed is False:
+                return None
+            return commit_container(self.store, cid, changes=changes, created_by=created_by)
         finally:
             remove_container(self.store, cid)
+
+    def _copied(self, image_id: str | None, created_by: str, change: Callable[[Path], None]) -> str:
+        """``_in_snapshot`` for a change that always changes something (COPY, ADD)."""
+        new = self._in_snapshot(image_id, created_by, change)
+        assert new is not None
+        return new
+
+    def _workdir_layer(self, state: StageState, image_id: str | None, text: str) -> str | None:
+        """WORKDIR makes its directory when the image lacks it (root's, 0755), as the
+        legacy builder does; the image then also has the new WorkingDir."""
+        path = str(state.config.get("WorkingDir") or "/")
+
+        def make(root: Path) -> bool:
+            return mkdirs(root, path)
+
+        return self._in_snapshot(image_id, imageconfig.nop(text), make, [Change("WORKDIR", path)])
 
 
 def _short(image_id: str) -> str:

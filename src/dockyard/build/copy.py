@@ -5,13 +5,14 @@ Docker's rules, as its legacy builder applies them:
 - a source is a path or a pattern (``*``, ``?``, ``[...]`` as Go's ``filepath.Match``;
   dotfiles match too) relative to the context root; a symlink named as a source is
   followed (inside the context), symlinks inside a copied directory stay symlinks;
-- a directory source copies its contents, not itself; the destination directory takes
-  the source directory's mode;
+- a directory source copies its contents, not itself; a destination directory the
+  copy creates is 0755;
 - the destination is relative to WORKDIR; it is a directory when it ends in ``/``,
   when it already is one in the image, or when several sources are copied (then it
   must end in ``/``);
 - everything copied (and every directory the copy creates) belongs to 0:0, or to
-  ``--chown``; modes and mtimes come from the source; ``--chmod`` replaces the mode;
+  ``--chown``; modes (less setuid and setgid) and mtimes come from the source;
+  ``--chmod`` replaces the mode;
 - ADD extracts a local tar archive (plain, gzip, bzip2 or xz) into the destination,
   keeping the archive's owners.
 
@@ -33,6 +34,8 @@ from pathlib import Path
 
 from dockyard.errors import InvalidArgument, NotFound
 from dockyard.runtime.rootfs import resolve_in_root
+
+from .safetar import extract_all
 
 GLOB_CHARS = re.compile(r"[*?\[]")
 ARCHIVE_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
@@ -168,6 +171,21 @@ def _mkdirs(rootfs: Path, path: str, owner: Ownership) -> str:
     return host
 
 
+def mkdirs(rootfs: Path, path: str) -> bool:
+    """Make the container dir ``path`` (root's, 0755) unless it exists; True if made."""
+    host = resolve_in_root(str(rootfs), path, what="WORKDIR")
+    if os.path.isdir(host):
+        return False
+    _mkdirs(rootfs, path, Ownership())
+    return True
+
+
+def _mode(st: os.stat_result, chmod: int | None) -> int:
+    """The mode a copy gets: ``--chmod``, else the source's without setuid and setgid
+    (docker's copy from a build context drops them; sticky stays)."""
+    return chmod if chmod is not None else stat.S_IMODE(st.st_mode) & ~0o6000
+
+
 def _copy_file(src: Path, dst: str, owner: Ownership, chmod: int | None) -> None:
     if os.path.lexists(dst) and (os.path.isdir(dst) and not os.path.islink(dst)):
         shutil.rmtree(dst)
@@ -184,16 +202,13 @@ def _copy_file(src: Path, dst: str, owner: Ownership, chmod: int | None) -> None
         return  # sockets and devices are not copied, as docker's tar leaves them out
     os.lchown(dst, owner.uid, owner.gid)
     if not stat.S_ISLNK(st.st_mode):
-        os.chmod(dst, chmod if chmod is not None else stat.S_IMODE(st.st_mode))
+        os.chmod(dst, _mode(st, chmod))
     os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
 
 
 def _copy_dir(src: Path, dst: str, owner: Ownership, chmod: int | None) -> None:
-    """The contents of ``src`` into the existing dir ``dst``; ``dst`` takes its mode."""
-    st = os.stat(src)
-    os.lchown(dst, owner.uid, owner.gid)
-    os.chmod(dst, chmod if chmod is not None else stat.S_IMODE(st.st_mode))
-    dirs: list[tuple[str, os.stat_result]] = [(dst, st)]
+    """The contents of ``src`` into the existing dir ``dst`` (whose mode stays)."""
+    dirs: list[tuple[str, os.stat_result]] = []
     for rel, est, full in _entries(src):
         if rel == ".":
             continue
@@ -206,7 +221,7 @@ def _copy_dir(src: Path, dst: str, owner: Ownership, chmod: int | None) -> None:
             if not os.path.lexists(target):
                 os.mkdir(target)
             os.lchown(target, owner.uid, owner.gid)
-            os.chmod(target, chmod if chmod is not None else stat.S_IMODE(est.st_mode))
+            os.chmod(target, _mode(est, chmod))
             dirs.append((target, est))
         else:
             _copy_file(full, target, owner, chmod)
@@ -228,7 +243,7 @@ def is_archive(path: Path) -> bool:
 def _extract(archive: Path, dst: str) -> None:
     try:
         with tarfile.open(archive, "r:*") as tar:
-            tar.extractall(dst, filter="tar", numeric_owner=True)
+            extract_all(tar, Path(dst))
     except (tarfile.TarError, OSError, EOFError) as e:
         raise InvalidArgument(f"ADD failed: cannot extract {archive.name}: {e}") from e
 

@@ -21,7 +21,10 @@ def read_db(rootfs: Path, name: str) -> list[list[str]]:
 
 
 def resolve_user(rootfs: Path, user: str) -> tuple[int, int, list[int]]:
-    """``user[:group]`` (names or numbers) to (uid, gid, supplementary gids)."""
+    """``user[:group]`` (names or numbers) to (uid, gid, supplementary gids).
+
+    The supplementary groups start with the primary one, as in a Docker container
+    (``id`` shows ``groups=65534(nogroup)`` for ``nobody``)."""
     name, _, group = (user or "0").partition(":")
     passwd = read_db(rootfs, "passwd")
     groups = read_db(rootfs, "group")
@@ -34,10 +37,9 @@ def resolve_user(rootfs: Path, user: str) -> tuple[int, int, list[int]]:
         raise NotFound(f"unable to find user {name}: no matching entries in passwd file")
     if group:
         gid = resolve_group(groups, group)
-    extra = sorted(
-        {int(g[2]) for g in groups if len(g) > 3 and login and login in g[3].split(",")} - {gid}
-    )
-    return uid, gid, extra
+    # as Docker: the primary group first, then the groups that list the user
+    member = {int(g[2]) for g in groups if len(g) > 3 and login and login in g[3].split(",")}
+    return uid, gid, [gid, *sorted(member - {gid})]
 
 
 def resolve_group(groups: list[list[str]], group: str) -> int:
@@ -50,8 +52,11 @@ def resolve_group(groups: list[list[str]], group: str) -> int:
 
 
 def chown_ids(rootfs: Path, spec: str) -> tuple[int, int]:
-    """A build's ``--chown=user[:group]``: without a group the gid is the uid, as docker."""
+    """A build's ``--chown=user[:group]``. Without a group, as docker: a numeric user's
+    gid is its uid, a user name is looked up as a group name too."""
     name, _, group = spec.partition(":")
+    if not group and not name.isdigit():
+        group = name
     if name.isdigit():
         uid = int(name)
     else:

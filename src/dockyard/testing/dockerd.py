@@ -183,6 +183,7 @@ def _client_env(host: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
     env["DOCKER_HOST"] = host
     env["DOCKER_CLI_HINTS"] = "false"
+    env["DOCKER_BUILDKIT"] = "0"  # builds go to the legacy builder, the reference
     return env
 
 
