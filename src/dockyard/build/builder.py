@@ -16,40 +16,27 @@ build side by side, a stage that needs another (FROM or COPY --from) waits for i
 from __future__ import annotations
 
 import concurrent.futures
-import hashlib
 import json
 import logging
 import re
-import secrets
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from dockyard.errors import DockyardError, InvalidArgument, NotFound
-from dockyard.images.commit import commit_container
-from dockyard.images.config import add_image, format_time, history_entry, load_config, new_config
+from dockyard.errors import InvalidArgument, NotFound
+from dockyard.images.config import add_image, format_time, history_entry, new_config
 from dockyard.images.imagestore import ImageStore
-from dockyard.images.instructions import Change
 from dockyard.images.names import normalize_tag
-from dockyard.images.rootfs import (
-    mount_container,
-    prepare_container,
-    remove_container,
-    unmount_container,
-)
-from dockyard.images.users import chown_ids
 
 from . import imageconfig
 from .context import Context
-from .copy import Ownership, Source, checksum, copy_sources, find_sources, mkdirs
 from .dockerfile import parse
 from .expansion import expand
+from .filesteps import FileSteps
 from .imageconfig import StageState
 from .instructions import Plan, Stage, Step, stages
+from .options import BuildFailed, BuildOptions, Runner
 from .squash import squash_image
 
 log = logging.getLogger(__name__)
@@ -75,47 +62,7 @@ CONFIG_STEPS = frozenset(
 )
 
 
-class BuildFailed(DockyardError):
-    """A step failed; the message says which and why. ``code``: a RUN's exit status."""
-
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class Runner(Protocol):
-    def run(
-        self,
-        image_id: str,
-        argv: list[str],
-        *,
-        env: list[str],
-        user: str,
-        workdir: str,
-        network: str,
-        created_by: str,
-        output: Callable[[str], None],
-    ) -> str:
-        """Run ``argv`` in a container of ``image_id``; commit it; answer the image id.
-
-        Raises ``BuildFailed`` (with the exit code) when the command fails."""
-        ...
-
-
-@dataclass(frozen=True)
-class BuildOptions:
-    tags: tuple[str, ...] = ()
-    build_args: Mapping[str, str] = field(default_factory=dict)
-    labels: Mapping[str, str] = field(default_factory=dict)
-    target: str = ""
-    no_cache: bool = False
-    cache_from: tuple[str, ...] = ()
-    network: str = "none"
-    squash: bool = False
-    platform: str = ""
-
-
-class Builder:
+class Builder(FileSteps):
     """One build (see the module doc); ``output`` gets the lines docker prints."""
 
     def __init__(self, store: ImageStore, runner: Runner, output: Callable[[str], None]) -> None:
@@ -310,28 +257,6 @@ class Builder:
                 "first, or fix the FROM line"
             ) from None
 
-    def _load(self, image_id: str | None) -> dict[str, Any]:
-        if image_id is None:
-            return new_config()
-        return load_config(self.store, self.store.image(image_id))
-
-    # -- one step ----------------------------------------------------------------------
-
-    def _key(self, parent: str | None, *parts: str) -> str:
-        doc = json.dumps([parent or "scratch", *parts], separators=(",", ":"))
-        return "sha256:" + hashlib.sha256(doc.encode()).hexdigest()
-
-    def _cached(self, key: str, options: BuildOptions) -> str | None:
-        if options.no_cache:
-            return None
-        found = self.store.metadata.cached_step(key)
-        if found is None:
-            return None
-        if self._cache_from is not None and str(found) not in self._cache_from:
-            return None
-        self.say(" ---> Using cache\n")
-        return str(found)
-
     def _step(
         self,
         step: Step,
@@ -415,196 +340,6 @@ class Builder:
         state.image = self._load(new)
         return new
 
-    def _copy(
-        self,
-        step: Step,
-        state: StageState,
-        image_id: str | None,
-        options: BuildOptions,
-        context: Context,
-        futures: Mapping[int, concurrent.futures.Future[str]],
-        plan: Plan,
-    ) -> str:
-        what = step.command.upper()
-        words = [state.word(a) for a in step.args]
-        *patterns, dest = words
-        chown = step.flag("chown")
-        chmod_text = step.flag("chmod")
-        chmod = None
-        if chmod_text is not None:
-            try:
-                chmod = int(chmod_text, 8)
-            except ValueError:
-                raise InvalidArgument(f"{what} --chmod={chmod_text}: use an octal mode") from None
-        with tempfile.TemporaryDirectory(dir=self._tmp(), prefix="heredoc-") as hdir:
-            sources: list[Source]
-            source_image: str | None = None
-            if step.heredocs:
-                sources = _heredoc_files(step, state, Path(hdir))
-            elif step.flag("from"):
-                source_image = self._from_image(step.flag("from") or "", futures, plan)
-                sources = []
-            else:
-                if any(p.startswith(("http://", "https://")) for p in patterns):
-                    if what == "COPY":
-                        raise InvalidArgument("COPY does not take URLs: use ADD or curl in RUN")
-                    raise BuildFailed(
-                        f"ADD of a URL ({patterns[0]}) is not supported: download it in the "
-                        "context first"
-                    )
-                sources = find_sources(context.root, patterns, what)
-            if source_image is not None:
-                return self._copy_from_image(
-                    step, state, image_id, options, source_image, patterns, dest, chown, chmod
-                )
-            digest = checksum(sources)
-            key = self._key(
-                image_id,
-                what,
-                digest,
-                dest,
-                chown or "",
-                chmod_text or "",
-                json.dumps(state.config.get("WorkingDir")),
-            )
-            cached = self._cached(key, options)
-            if cached is not None:
-                state.image = self._load(cached)
-                return cached
-            created_by = imageconfig.nop(f"{what} {digest.replace('sha256:', 'file:')} in {dest} ")
-            new = self._copied(
-                image_id,
-                created_by,
-                lambda root: copy_sources(
-                    root,
-                    sources,
-                    dest,
-                    workdir=str(state.config.get("WorkingDir") or "/"),
-                    owner=Ownership(*chown_ids(root, chown)) if chown else Ownership(),
-                    chmod=chmod,
-                    extract=what == "ADD" and not step.heredocs,
-                    what=what,
-                ),
-            )
-        self.store.metadata.cache_step(key, self.store.image(new).id)
-        state.image = self._load(new)
-        return new
-
-    def _copy_from_image(
-        self,
-        step: Step,
-        state: StageState,
-        image_id: str | None,
-        options: BuildOptions,
-        source_image: str,
-        patterns: list[str],
-        dest: str,
-        chown: str | None,
-        chmod: int | None,
-    ) -> str:
-        cid = f"build-src-{secrets.token_hex(8)}"
-        with tempfile.TemporaryDirectory(dir=self._tmp(), prefix="from-") as mnt:
-            prepare_container(self.store, cid, source_image)
-            try:
-                mount_container(self.store, cid, mnt)
-                try:
-                    sources = find_sources(Path(mnt), patterns, "COPY --from")
-                    digest = checksum(sources)
-                    key = self._key(
-                        image_id,
-                        "COPY --from",
-                        digest,
-                        dest,
-                        chown or "",
-                        str(chmod),
-                        json.dumps(state.config.get("WorkingDir")),
-                    )
-                    cached = self._cached(key, options)
-                    if cached is not None:
-                        state.image = self._load(cached)
-                        return cached
-                    created_by = imageconfig.nop(f"COPY dir:{digest[7:]} in {dest} ")
-                    new = self._copied(
-                        image_id,
-                        created_by,
-                        lambda root: copy_sources(
-                            root,
-                            sources,
-                            dest,
-                            workdir=str(state.config.get("WorkingDir") or "/"),
-                            owner=Ownership(*chown_ids(root, chown)) if chown else Ownership(),
-                            chmod=chmod,
-                            what="COPY",
-                        ),
-                    )
-                finally:
-                    unmount_container(mnt)
-            finally:
-                remove_container(self.store, cid)
-        self.store.metadata.cache_step(key, self.store.image(new).id)
-        state.image = self._load(new)
-        return new
-
-    def _from_image(
-        self, ref: str, futures: Mapping[int, concurrent.futures.Future[str]], plan: Plan
-    ) -> str:
-        for s in plan.stages:
-            if s.name == ref.lower() or str(s.index) == ref:
-                if s.index not in futures:
-                    raise InvalidArgument(f"COPY --from={ref}: that stage is not built")
-                return futures[s.index].result()
-        try:
-            return str(self.store.image(ref).id)
-        except NotFound:
-            raise NotFound(
-                f"COPY --from={ref}: no stage or image of that name; pull or load it first"
-            ) from None
-
-    def _tmp(self) -> Path:
-        tmp = self.store.root / "tmp"
-        tmp.mkdir(exist_ok=True)
-        return tmp
-
-    def _in_snapshot(
-        self,
-        image_id: str | None,
-        created_by: str,
-        change: Callable[[Path], bool | None],
-        changes: Sequence[Change] = (),
-    ) -> str | None:
-        """A snapshot of ``image_id``, changed by ``change(rootfs)``, committed (with
-        the config ``changes``); None when ``change`` says it changed nothing."""
-        cid = f"build-{secrets.token_hex(8)}"
-        prepare_container(self.store, cid, image_id)
-        try:
-            with tempfile.TemporaryDirectory(dir=self._tmp(), prefix="mnt-") as mnt:
-                mount_container(self.store, cid, mnt)
-                try:
-                    changed = change(Path(mnt))
-                finally:
-                    unmount_container(mnt)
-            if changed is False:
-                return None
-            return commit_container(self.store, cid, changes=changes, created_by=created_by)
-        finally:
-            remove_container(self.store, cid)
-
-    def _copied(self, image_id: str | None, created_by: str, change: Callable[[Path], None]) -> str:
-        """``_in_snapshot`` for a change that always changes something (COPY, ADD)."""
-        new = self._in_snapshot(image_id, created_by, change)
-        assert new is not None
-        return new
-
-    def _workdir_layer(self, state: StageState, image_id: str | None, text: str) -> str | None:
-        """WORKDIR makes its directory when the image lacks it (root's, 0755), as the
-        legacy builder does; the image then also has the new WorkingDir."""
-        path = str(state.config.get("WorkingDir") or "/")
-
-        def make(root: Path) -> bool:
-            return mkdirs(root, path)
-
-        return self._in_snapshot(image_id, imageconfig.nop(text), make, [Change("WORKDIR", path)])
-
 
 def _short(image_id: str) -> str:
     return image_id.removeprefix("sha256:")[:12]
@@ -614,21 +349,6 @@ def _heredoc_script(step: Step, state: StageState) -> str:
     """RUN <<EOF: the heredoc is the shell script (the shell expands its variables)."""
     del state
     return step.heredocs[0].content
-
-
-def _heredoc_files(step: Step, state: StageState, tmp: Path) -> list[Source]:
-    """COPY <<EOF: each heredoc a file; an unquoted name has $VAR / ${VAR} substituted."""
-    out = []
-    env = state.env()
-    for doc in step.heredocs:
-        path = tmp / doc.name
-        content = doc.content
-        if doc.expand:
-            content = VARIABLE.sub(lambda m: env.get(m.group(1) or m.group(2), ""), content)
-        path.write_text(content)
-        path.chmod(0o644)
-        out.append(Source(path, doc.name))
-    return out
 
 
 __all__ = ["BuildFailed", "BuildOptions", "Builder", "Runner"]
