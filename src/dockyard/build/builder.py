@@ -18,7 +18,6 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -41,7 +40,6 @@ from .squash import squash_image
 
 log = logging.getLogger(__name__)
 
-VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 
 CONFIG_STEPS = frozenset(
     {
