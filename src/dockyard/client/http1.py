@@ -47,7 +47,7 @@ def send_request(
 def _pieces(body: IO[bytes] | Iterable[bytes]) -> Iterator[bytes]:
     read = getattr(body, "read", None)
     if read is None:
-        yield from body  # type: ignore[misc]
+        yield from body
         return
     while chunk := read(READ_SIZE):
         yield chunk
