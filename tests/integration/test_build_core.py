@@ -17,6 +17,7 @@ from dockyard.images.rootfs import (
     remove_container,
     unmount_container,
 )
+from dockyard.testing.buildrunner import RuntimeRunner
 from dockyard.testing.names import unique
 
 from .builds import build
@@ -108,9 +109,11 @@ ENV WHO_ENV=$WHO
 ONBUILD RUN echo triggered > /trigger.txt
 """
     p = build(
-        store, tmp_path, {"Dockerfile": parent.encode()},
+        store,
+        tmp_path,
+        {"Dockerfile": parent.encode()},
         BuildOptions(tags=("parent:1",), build_args={"WHO": "you", "UNUSED": "x"}),
-    )  # fmt: skip
+    )
     assert "WHO_ENV=you" in p.config["config"]["Env"]
     assert p.config["config"]["OnBuild"] == ["RUN echo triggered > /trigger.txt"]
     assert "[Warning] One or more build-args ['UNUSED'] were not consumed" in p.output
@@ -138,8 +141,11 @@ def test_bad_input(store: ImageStore, tmp_path: Path) -> None:
     with pytest.raises(InvalidArgument, match="forbidden path outside the build context"):
         build(store, tmp_path, {"Dockerfile": b"FROM busybox\nCOPY ../../etc/passwd /x\n"})
     with pytest.raises(InvalidArgument, match="outside"):
-        build(store, tmp_path, {"Dockerfile": b"FROM busybox\nCOPY up/etc/passwd /x\n",
-                                "up": "../../.."})  # fmt: skip
+        build(
+            store,
+            tmp_path,
+            {"Dockerfile": b"FROM busybox\nCOPY up/etc/passwd /x\n", "up": "../../.."},
+        )
     with pytest.raises(NotFound, match="pull access denied for nosuch"):
         build(store, tmp_path, {"Dockerfile": b"FROM nosuch\n"})
     with pytest.raises(InvalidArgument, match="Dockerfile:2: unknown instruction: BOGUS"):
@@ -173,3 +179,50 @@ def test_dockerignore_and_symlinks(store: ImageStore, tmp_path: Path) -> None:
     assert read_file(store, b.image_id, "/ctx/link", tmp_path) == b"yes"
     with pytest.raises(FileNotFoundError):
         read_file(store, b.image_id, "/ctx/secret.key", tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("dockerfile", "files", "message"),
+    [
+        (
+            'FROM busybox\nENV a="unterminated\n',
+            {},
+            r"Dockerfile:2: ENV a=\"unterminated: .*"
+            "double-quote",
+        ),
+        ("FROM busybox\nRUN <<EOF\necho never ends\n", {}, "Dockerfile:2: unterminated heredoc"),
+        (
+            "FROM busybox\nCOPY loop /x\n",
+            {"loop": "loop"},
+            "Dockerfile:2: COPY loop /x: .*too many levels of symlinks",
+        ),
+        ("FROM busybox\nWORKDIR ${X:?is required}\n", {}, "Dockerfile:2: .*X: is required"),
+    ],
+)
+def test_bad_values_name_the_line(
+    store: ImageStore, tmp_path: Path, dockerfile: str, files: dict[str, str], message: str
+) -> None:
+    with pytest.raises(InvalidArgument, match=message):
+        build(store, tmp_path, {"Dockerfile": dockerfile.encode(), **files})
+    assert store.metadata.list_containers() == []
+
+
+def test_300_run_steps_build_and_the_image_runs(store: ImageStore, tmp_path: Path) -> None:
+    """Docker stops at 125 layers; a build of 300 RUN steps works and its image runs."""
+    steps = "".join(f"RUN echo {i} > /step-{i % 10}\n" for i in range(300))
+    b = build(store, tmp_path, {"Dockerfile": f"FROM busybox\n{steps}".encode()})
+    assert len(store.image(b.image_id).layers) == len(store.image("busybox").layers) + 300
+    assert read_file(store, b.image_id, "/step-9", tmp_path) == b"299\n"
+    lines: list[str] = []
+    runner = RuntimeRunner(store, tmp_path)
+    runner.run(
+        b.image_id,
+        ["/bin/sh", "-c", "cat /step-*"],
+        env=["PATH=/bin"],
+        user="",
+        workdir="/",
+        network="none",
+        created_by="probe",
+        output=lines.append,
+    )
+    assert "".join(lines).split() == [str(n) for n in range(290, 300)]

@@ -265,6 +265,25 @@ class Builder(FileSteps):
         futures: Mapping[int, concurrent.futures.Future[str]],
         plan: Plan,
     ) -> str | None:
+        """One step; a bad value in it is reported with its file, line and text."""
+        try:
+            return self._do_step(step, state, image_id, options, context, futures, plan)
+        except InvalidArgument as e:
+            where = f"{context.dockerfile_name}:{step.node.line}"
+            if str(e).startswith(where):
+                raise
+            raise InvalidArgument(f"{where}: {step.text()}: {e}") from e
+
+    def _do_step(
+        self,
+        step: Step,
+        state: StageState,
+        image_id: str | None,
+        options: BuildOptions,
+        context: Context,
+        futures: Mapping[int, concurrent.futures.Future[str]],
+        plan: Plan,
+    ) -> str | None:
         cmd = step.command
         if cmd == "arg":
             for name, default in step.pairs:
