@@ -96,6 +96,17 @@ def test_docker_run_exit_code(daemon: Daemon, cleanup: list[str]) -> None:
     assert out.startswith("Exited (3)")
 
 
+@pytest.mark.parametrize(("command", "code"), [("/no/such/cmd", 127), ("nosuchcmd", 127),
+                                              ("/etc/passwd", 126)])  # fmt: skip
+def test_docker_run_rm_of_a_command_that_cannot_run(
+    daemon: Daemon, command: str, code: int
+) -> None:
+    """As with dockerd: 127 or 126 from the CLI, and --rm removes the container anyway."""
+    res = daemon.docker("run", "--rm", BUSYBOX, command, check=False, timeout=60)
+    assert res.returncode == code, res.stderr
+    assert daemon.docker("ps", "-aq").stdout.strip() == ""
+
+
 def test_docker_detached_lifecycle(daemon: Daemon, cleanup: list[str]) -> None:
     n = name()
     cleanup.append(n)

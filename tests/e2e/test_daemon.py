@@ -55,7 +55,7 @@ def test_docker_py(daemon: Daemon) -> None:
 
 
 def test_unknown_endpoint_answers_404_json(daemon: Daemon) -> None:
-    res = daemon.docker("network", "ls", check=False)
+    res = daemon.docker("plugin", "ls", check=False)  # (networks are served now)
     assert res.returncode != 0
     assert "page not found" in res.stderr
 
@@ -135,7 +135,7 @@ def test_daemon_json_conflict_and_unknown_key() -> None:
         d.cleanup()
 
 
-def test_tcp_host_is_refused() -> None:
+def test_tcp_host_without_tls_is_refused() -> None:
     d = Daemon.prepare()
     try:
         res = d.run("-H", "tcp://127.0.0.1:2375")

@@ -111,7 +111,8 @@ CASES = [
     Case("copy_many", "FROM busybox\nCOPY a.txt dir /multi/\n", {**TXT, **TREE}, TREE_MODES),
     Case(
         "copy_chown",
-        "FROM busybox\nCOPY --chown=1000:1000 a.txt /o/\nCOPY --chown=nobody:nogroup dir /p/\nCOPY --chown=daemon b.txt /q/\n",
+        "FROM busybox\nCOPY --chown=1000:1000 a.txt /o/\nCOPY --chown=nobody:nogroup dir /p/\n"
+        "COPY --chown=daemon b.txt /q/\n",
         {**TXT, **TREE},
         TREE_MODES,
     ),

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator
 from email.utils import formatdate
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
 
 import h11
@@ -30,6 +30,9 @@ from dockyard.errors import Conflict, InvalidArgument, NotSupported
 
 from .errors import error_response
 from .router import API_VERSION, Hijack, Request, Response, Router, json_response, split_version
+
+if TYPE_CHECKING:
+    import ssl
 
 log = logging.getLogger(__name__)
 
@@ -404,8 +407,22 @@ class Server:
         server = await asyncio.start_unix_server(self._accept, sock=sock, limit=READ_SIZE)
         self._servers.append(server)
 
+    async def add_tcp(self, address: str, port: int, tls: ssl.SSLContext) -> None:
+        """Listen on ``address:port`` behind ``tls`` (the daemon requires client certs).
+
+        The TLS is ``tlsstream``'s, not asyncio's: hijacked streams need half-close.
+        """
+        from functools import partial
+
+        from .tlsstream import serve_tls
+
+        server = await asyncio.start_server(
+            partial(serve_tls, tls, self._accept), address, port, limit=READ_SIZE
+        )
+        self._servers.append(server)
+
     async def add_host(self, host: str) -> Path:
-        """Listen on ``unix:///path`` (mode 0660); tcp:// needs TLS, which is not supported."""
+        """Listen on ``unix:///path`` (mode 0660); tcp:// hosts go through ``add_tcp``."""
         path = unix_path(host)
         await self.add_socket(bind_unix(path))
         return path
@@ -457,8 +474,8 @@ def unix_path(host: str) -> Path:
         return Path(path)
     if host.startswith(("tcp://", "http://", "https://")) or (":" in host and "/" not in host):
         raise NotSupported(
-            f"cannot listen on {host}: tcp hosts need TLS, which dockyardd does not support "
-            "yet; use unix:///path/to/socket"
+            f"cannot listen on {host} here: tcp hosts need TLS with client verification "
+            "(dockyardd --tlsverify --tlscacert --tlscert --tlskey); use unix:///path/to/socket"
         )
     if host.startswith("fd://"):
         raise NotSupported(f"cannot listen on {host}: socket activation is not supported yet")

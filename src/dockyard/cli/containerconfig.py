@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from dockyard.cli.errors import CommandFailed, UsageError
 from dockyard.cli.flags import LIST, STRING, Flag, parse_int
+from dockyard.cli.hostflags import HOST_FLAGS, host_settings
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
 
-CREATE_FLAGS = [
+_CREATE_FLAGS = [
     Flag("attach", "a", LIST, "Attach to STDIN, STDOUT or STDERR"),
     Flag("cap-add", kind=LIST, help="Add Linux capabilities"),
     Flag("cap-drop", kind=LIST, help="Drop Linux capabilities"),
@@ -25,6 +26,7 @@ CREATE_FLAGS = [
     Flag("interactive", "i", help="Keep STDIN open even if not attached"),
     Flag("label", "l", LIST, "Set meta data on a container"),
     Flag("memory", "m", STRING, "Memory limit"),
+    Flag("mount", kind=LIST, help="Attach a filesystem mount to the container"),
     Flag("name", kind=STRING, help="Assign a name to the container"),
     Flag("network", kind=STRING, help="Connect a container to a network (none, host)"),
     Flag("net", kind=STRING, help="Connect a container to a network (none, host)"),
@@ -38,11 +40,15 @@ CREATE_FLAGS = [
     Flag("rm", help="Automatically remove the container and its volumes when it exits"),
     Flag("stop-signal", kind=STRING, help="Signal to stop the container"),
     Flag("stop-timeout", kind=STRING, help="Timeout (in seconds) to stop a container"),
+    Flag("tmpfs", kind=LIST, help="Mount a tmpfs directory"),
     Flag("tty", "t", help="Allocate a pseudo-TTY"),
     Flag("user", "u", STRING, "Username or UID (format: <name|uid>[:<group|gid>])"),
     Flag("volume", "v", LIST, "Bind mount a volume"),
+    Flag("volumes-from", kind=LIST, help="Mount volumes from the specified container(s)"),
     Flag("workdir", "w", STRING, "Working directory inside the container"),
+    Flag("label-file", kind=LIST, help="Read in a line delimited file of labels"),
 ]
+CREATE_FLAGS = sorted([*_CREATE_FLAGS, *HOST_FLAGS], key=lambda f: f.long)
 
 _BINARY_UNITS = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
 
@@ -67,9 +73,8 @@ def ram_in_bytes(text: str) -> int:
     return int(value * mult)
 
 
-def _env(specs: list[str], files: list[str]) -> list[str]:
-    import os
-
+def _lines(files: list[str]) -> list[str]:
+    """The lines of --env-file / --label-file files, without blanks and comments."""
     lines: list[str] = []
     for path in files:
         try:
@@ -80,8 +85,14 @@ def _env(specs: list[str], files: list[str]) -> list[str]:
                         lines.append(line)
         except OSError as e:
             raise CommandFailed(f"open {path}: {e.strerror}") from None
+    return lines
+
+
+def _env(specs: list[str], files: list[str]) -> list[str]:
+    import os
+
     out = []
-    for spec in lines + specs:
+    for spec in _lines(files) + specs:
         key, eq, _ = spec.partition("=")
         if not key:
             raise UsageError(f"invalid environment variable: {spec}", "run")
@@ -123,10 +134,12 @@ def container_config(opts: dict[str, Any], args: list[str], *, detach: bool) -> 
         "Cmd": cmd or None,
         "Image": image,
         "WorkingDir": opts["workdir"] or "",
-        "Labels": dict(_split_label(s) for s in opts["label"]),
+        "Labels": dict(_split_label(s) for s in _lines(opts["label_file"]) + opts["label"]),
     }
     if opts["entrypoint"] is not None:
         config["Entrypoint"] = [opts["entrypoint"]] if opts["entrypoint"] else [""]
+    if opts["domainname"]:
+        config["Domainname"] = opts["domainname"]
     if opts["stop_signal"]:
         config["StopSignal"] = opts["stop_signal"]
     if opts["stop_timeout"]:
@@ -152,6 +165,9 @@ def container_config(opts: dict[str, Any], args: list[str], *, detach: bool) -> 
         "CapDrop": opts["cap_drop"] or None,
         "ReadonlyRootfs": bool(opts["read_only"]),
     }
+    if opts["mount"] or opts["tmpfs"] or opts["volumes_from"]:
+        host.update(_mounts(opts["mount"], opts["tmpfs"]))
+        host["VolumesFrom"] = opts["volumes_from"] or None
     if opts["memory"]:
         host["Memory"] = ram_in_bytes(opts["memory"])
     if opts["cpus"]:
@@ -165,6 +181,7 @@ def container_config(opts: dict[str, Any], args: list[str], *, detach: bool) -> 
         host["PidsLimit"] = parse_int(opts["pids_limit"], "--pids-limit")
     if opts["init"]:
         host["Init"] = True
+    host.update(host_settings(opts, ram_in_bytes))
     if opts["restart"]:
         name, _, count = opts["restart"].partition(":")
         host["RestartPolicy"] = {
@@ -173,6 +190,21 @@ def container_config(opts: dict[str, Any], args: list[str], *, detach: bool) -> 
         }
     config["HostConfig"] = host
     return config
+
+
+def _mounts(mounts: list[str], tmpfs: list[str]) -> dict[str, Any]:
+    """``--mount`` and ``--tmpfs`` as ``HostConfig.Mounts`` and ``.Tmpfs`` (cli/volumes.py)."""
+    from dockyard.cli.volumes import mount_flag, tmpfs_flag
+
+    out: dict[str, Any] = {}
+    for spec in mounts:
+        try:
+            out.setdefault("Mounts", []).append(mount_flag(spec))
+        except ValueError as e:
+            raise UsageError(f'invalid argument "{spec}" for "--mount" flag: {e}', "run") from None
+    if tmpfs:
+        out["Tmpfs"] = tmpfs_flag(tmpfs)
+    return out
 
 
 def _split_label(spec: str) -> tuple[str, str]:

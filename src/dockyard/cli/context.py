@@ -1,4 +1,4 @@
-"""What every command gets from the global flags: the daemon address and the debug mode."""
+"""What every command gets from the global flags: the daemon address, TLS, the debug mode."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ if TYPE_CHECKING:
 class Context:
     """The global options; ``client()`` connects lazily (``--help`` never touches the net)."""
 
-    __slots__ = ("_client", "debug", "host")
+    __slots__ = ("_client", "debug", "host", "tls_flags")
 
-    def __init__(self, host: str, debug: bool = False) -> None:
+    def __init__(
+        self, host: str, debug: bool = False, tls_flags: dict[str, str | bool | None] | None = None
+    ) -> None:
         self.host = host
         self.debug = debug
+        self.tls_flags = tls_flags or {}  # --tls, --tlsverify, --tlscacert, ... as given
         self._client: APIClient | None = None
 
     def client(self) -> APIClient:
@@ -24,5 +27,10 @@ class Context:
             from dockyard.client.api import APIClient
 
             pinned = os.environ.get("DOCKYARD_API_VERSION") or os.environ.get("DOCKER_API_VERSION")
-            self._client = APIClient.for_host(self.host, pinned or None)
+            tls = None
+            if self.host.startswith(("tcp://", "https://")):
+                from dockyard.client.tls import TLSOptions
+
+                tls = TLSOptions.resolve(self.tls_flags, os.environ)
+            self._client = APIClient.for_host(self.host, pinned or None, tls)
         return self._client

@@ -31,6 +31,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "load": ("archives", "load"),
     "save": ("archives", "save"),
     "import": ("archives", "import_"),
+    "pull": ("distribution", "pull"),
+    "push": ("distribution", "push"),
+    "login": ("distribution", "login"),
+    "logout": ("distribution", "logout"),
+    "build": ("build", "build"),
     "run": ("run", "run"),
     "create": ("run", "create"),
     "start": ("run", "start"),
@@ -46,6 +51,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "unpause": ("containers", "unpause"),
     "top": ("containers", "top"),
     "attach": ("run", "attach"),
+    "exec": ("execs", "exec_"),
+    "events": ("events", "events"),
+    "cp": ("files", "cp"),
+    "export": ("files", "export"),
+    "diff": ("files", "diff"),
+    "commit": ("files", "commit"),
+    "stats": ("stats", "stats"),
+    "update": ("containerresources", "update"),
+    "port": ("containerresources", "port"),
 }
 GROUPS: dict[str, dict[str, tuple[str, str]]] = {
     "image": {
@@ -60,6 +74,13 @@ GROUPS: dict[str, dict[str, tuple[str, str]]] = {
         "load": ("archives", "load"),
         "save": ("archives", "save"),
         "import": ("archives", "import_"),
+        "pull": ("distribution", "pull"),
+        "push": ("distribution", "push"),
+        "build": ("build", "build"),
+    },
+    "builder": {
+        "build": ("build", "build"),
+        "prune": ("build", "prune"),
     },
     "container": {
         "run": ("run", "run"),
@@ -81,17 +102,49 @@ GROUPS: dict[str, dict[str, tuple[str, str]]] = {
         "unpause": ("containers", "unpause"),
         "top": ("containers", "top"),
         "attach": ("run", "attach"),
+        "exec": ("execs", "exec_"),
         "prune": ("containers", "prune"),
+        "cp": ("files", "cp"),
+        "export": ("files", "export"),
+        "diff": ("files", "diff"),
+        "commit": ("files", "commit"),
+        "stats": ("stats", "stats"),
+        "update": ("containerresources", "update"),
+        "port": ("containerresources", "port"),
     },
     "system": {
         "df": ("system", "df"),
+        "events": ("events", "events"),
         "info": ("system", "info"),
+    },
+    "network": {
+        "create": ("networks", "create"),
+        "ls": ("networks", "ls"),
+        "list": ("networks", "ls"),
+        "inspect": ("networks", "inspect"),
+        "rm": ("networks", "rm"),
+        "remove": ("networks", "rm"),
+        "prune": ("networks", "prune"),
+        "connect": ("networks", "connect"),
+        "disconnect": ("networks", "disconnect"),
+    },
+    "volume": {
+        "create": ("volumes", "create"),
+        "ls": ("volumes", "ls"),
+        "list": ("volumes", "ls"),
+        "inspect": ("volumes", "inspect"),
+        "rm": ("volumes", "rm"),
+        "remove": ("volumes", "rm"),
+        "prune": ("volumes", "prune"),
     },
 }
 GROUP_HELP = {
+    "builder": "Manage builds",
     "container": "Manage containers",
     "image": "Manage images",
+    "network": "Manage networks",
     "system": "Manage Dockyard",
+    "volume": "Manage volumes",
 }
 
 USAGE = """\
@@ -101,42 +154,65 @@ A docker-compatible client for the Dockyard container engine
 
 Common Commands:
   run         Create and run a new container from an image
+  build       Build an image from a Dockerfile
   ps          List containers
   images      List images
+  pull        Download an image from a registry
+  push        Upload an image to a registry
   version     Show the Dockyard version information
   info        Display system-wide information
 
 Management Commands:
+  builder     Manage builds
   container   Manage containers
   image       Manage images
+  network     Manage networks
   system      Manage Dockyard
+  volume      Manage volumes
 
 Commands:
   attach      Attach local standard input, output, and error streams to a running container
+  commit      Create a new image from a container's changes
+  cp          Copy files/folders between a container and the local filesystem
   create      Create a new container
+  diff        Inspect changes to files or directories on a container's filesystem
+  events      Get real time events from the server
+  exec        Execute a command in a running container
+  export      Export a container's filesystem as a tar archive
   history     Show the history of an image
   import      Import the contents from a tarball to create a filesystem image
   inspect     Return low-level information on Dockyard objects
   kill        Kill one or more running containers
   load        Load an image from a tar archive or STDIN
+  login       Authenticate to a registry
+  logout      Log out from a registry
   logs        Fetch the logs of a container
   pause       Pause all processes within one or more containers
+  port        List port mappings or a specific mapping for the container
   rename      Rename a container
   restart     Restart one or more containers
   rm          Remove one or more containers
   rmi         Remove one or more images
   save        Save one or more images to a tar archive (streamed to STDOUT by default)
   start       Start one or more stopped containers
+  stats       Display a live stream of container(s) resource usage statistics
   stop        Stop one or more running containers
   tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
   top         Display the running processes of a container
   unpause     Unpause all processes within one or more containers
+  update      Update configuration of one or more containers
   wait        Block until one or more containers stop, then print their exit codes
 
 Global Options:
   -D, --debug          Enable debug mode
   -H, --host string    Daemon socket to connect to (unix:///run/dockyard.sock; env
                        DOCKYARD_HOST, then DOCKER_HOST)
+      --tls            Use TLS; implied by --tlsverify
+      --tlscacert string
+                       Trust certs signed only by this CA (default ~/.dockyard/ca.pem)
+      --tlscert string Path to TLS certificate file (default ~/.dockyard/cert.pem)
+      --tlskey string  Path to TLS key file (default ~/.dockyard/key.pem)
+      --tlsverify      Use TLS and verify the remote (env DOCKYARD_TLS_VERIFY)
   -v, --version        Print version information and quit
 
 Run 'dockyard COMMAND --help' for more information on a command."""
@@ -155,6 +231,7 @@ def _run(args: list[str]) -> int:
 
     host: str | None = None
     debug = False
+    tls: dict[str, str | bool | None] = {}
     i = 0
     while i < len(args):
         arg = args[i]
@@ -166,6 +243,18 @@ def _run(args: list[str]) -> int:
             return 0
         if arg in ("-D", "--debug"):
             debug = True
+        elif arg in ("--tls", "--tlsverify"):
+            tls[arg[2:]] = True
+        elif arg in ("--tlscacert", "--tlscert", "--tlskey"):
+            if i + 1 >= len(args):
+                return _usage_error(f"flag needs an argument: {arg}")
+            tls[arg[2:]] = args[i + 1]
+            i += 1
+        elif arg.startswith(("--tlscacert=", "--tlscert=", "--tlskey=", "--tls=", "--tlsverify=")):
+            key, _, value = arg[2:].partition("=")
+            tls[key] = (
+                value if key.startswith("tlsc") or key == "tlskey" else value in ("1", "true")
+            )
         elif arg in ("-H", "--host", "-l", "--log-level"):
             if i + 1 >= len(args):
                 return _usage_error(f"flag needs an argument: {arg}")
@@ -208,10 +297,17 @@ def _run(args: list[str]) -> int:
         logging.basicConfig(level=logging.DEBUG, format="DEBU[%(name)s] %(message)s")
     module = __import__(f"dockyard.cli.{target[0]}", fromlist=[target[1]])
     runner: Runner = getattr(module, target[1])
-    return _dispatch(runner, name, rest, host, debug)
+    return _dispatch(runner, name, rest, host, debug, tls)
 
 
-def _dispatch(runner: Runner, name: str, rest: list[str], host: str | None, debug: bool) -> int:
+def _dispatch(
+    runner: Runner,
+    name: str,
+    rest: list[str],
+    host: str | None,
+    debug: bool,
+    tls: dict[str, str | bool | None] | None = None,
+) -> int:
     import os
 
     from dockyard.cli import output
@@ -222,7 +318,7 @@ def _dispatch(runner: Runner, name: str, rest: list[str], host: str | None, debu
     try:
         from dockyard.client.transport import resolve_host
 
-        ctx = Context(resolve_host(host, os.environ), debug)
+        ctx = Context(resolve_host(host, os.environ), debug, tls or {})
         return runner(ctx, rest)
     except HelpRequested as e:
         output.out(e.text)

@@ -31,6 +31,11 @@ def write(text: str) -> None:
     sys.stdout.write(text)
 
 
+def flush() -> None:
+    """Push out what ``write`` buffered (a redrawn screen must show at once)."""
+    sys.stdout.flush()
+
+
 def err(text: str) -> None:
     sys.stdout.flush()
     sys.stderr.write(text + "\n")

@@ -164,17 +164,11 @@ def attach_session(
 ) -> int:
     """Attach (then wait and start, for run/start -a), copy the streams, return the exit
     status (0 after a detach)."""
-    import contextlib
     import signal
-    import socket
     import threading
 
-    from dockyard._internal.detachkeys import (
-        DEFAULT_DETACH_KEYS,
-        EscapeScanner,
-        parse_detach_keys,
-    )
-    from dockyard.cli import terminal
+    from dockyard._internal.detachkeys import DEFAULT_DETACH_KEYS, parse_detach_keys
+    from dockyard.cli.session import copy_session
     from dockyard.client.errors import APIError
 
     try:
@@ -204,27 +198,6 @@ def attach_session(
             waiter.close()
         raise
 
-    detached = threading.Event()
-
-    def pump_stdin() -> None:
-        scanner = EscapeScanner(keys) if tty else None
-        try:
-            for data in terminal.read_stdin():
-                hit = False
-                if scanner is not None:
-                    data, hit = scanner.feed(data)
-                if data:
-                    conn.sendall(data)
-                if hit:
-                    detached.set()
-                    with contextlib.suppress(OSError):
-                        conn.sock.shutdown(socket.SHUT_RDWR)
-                    return
-        except OSError:
-            return
-        conn.close_write()
-
-    raw_terminal = tty and stdin and output.stdin_is_terminal()
     restore: list[Any] = []
     if sig_proxy and not tty:
 
@@ -242,25 +215,17 @@ def attach_session(
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
             restore.append((sig, signal.signal(sig, forward)))
     try:
-        with contextlib.ExitStack() as stack:
-            if raw_terminal:
-                stack.enter_context(terminal.RawMode(0))
-            if tty and (raw_terminal or output.stdout_is_terminal()):
-                stack.enter_context(
-                    terminal.OnResize(lambda h, w: client.resize(container_id, h, w))
-                )
-            if stdin:
-                threading.Thread(target=pump_stdin, daemon=True).start()
-            try:
-                for stream, data in conn.frames():
-                    output.write_bytes(data, stream)
-            except OSError:
-                pass
+        detached = copy_session(
+            conn,
+            stdin=stdin,
+            tty=tty,
+            detach_keys=keys,
+            resize=lambda h, w: client.resize(container_id, h, w),
+        )
     finally:
-        conn.close()
         for sig, previous in restore:
             signal.signal(sig, previous)
-    if detached.is_set():
+    if detached:
         if waiter is not None:
             waiter.close()
         return 0

@@ -1,8 +1,8 @@
 """The Engine API client: a unix-socket HTTP transport and typed calls on top of it.
 
 Docker's PascalCase JSON is read and written here (and in ``api/`` models) only; the CLI
-formats what these calls return. Importing this package is cheap: ``http.client`` loads
-only when a ``Transport`` first connects.
+formats what these calls return. Importing this package is cheap: the transport loads
+only when a client is made.
 """
 
 from dockyard.client.errors import APIError, ClientError, DaemonUnreachable, InvalidHost

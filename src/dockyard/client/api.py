@@ -7,12 +7,10 @@ the tar's bytes, so neither holds an image in memory.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping, Sequence
-from typing import IO, Any
 
+from dockyard._internal import fastjson
 from dockyard.client.transport import (
-    Body,
     Hijacked,
     Response,
     Transport,
@@ -21,7 +19,15 @@ from dockyard.client.transport import (
     version_tuple,
 )
 
-JSON = dict[str, Any]
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (``typing`` costs the CLI 3 ms at import)
+    from typing import IO, Any, TypeAlias
+
+    from dockyard.client.tls import TLSOptions
+    from dockyard.client.transport import Body, Query
+
+    JSON: TypeAlias = dict[str, Any]
+
 #: ``{"dangling": ["true"]}``: Docker's filter map (the query carries it as JSON)
 Filters = Mapping[str, Sequence[str]]
 
@@ -29,7 +35,7 @@ Filters = Mapping[str, Sequence[str]]
 def encode_filters(filters: Filters | None) -> str | None:
     if not filters:
         return None
-    return json.dumps({key: list(values) for key, values in filters.items()})
+    return fastjson.dumps({key: list(values) for key, values in filters.items()})
 
 
 class APIClient:
@@ -39,8 +45,10 @@ class APIClient:
         self.transport = transport
 
     @classmethod
-    def for_host(cls, host: str, api_version: str | None = None) -> APIClient:
-        return cls(Transport(host, api_version))
+    def for_host(
+        cls, host: str, api_version: str | None = None, tls: TLSOptions | None = None
+    ) -> APIClient:
+        return cls(Transport(host, api_version, tls))
 
     # -- system
 
@@ -133,6 +141,26 @@ class APIClient:
         )
         return resp.messages()
 
+    def build(self, context: Body, query: Query) -> Iterator[JSON]:
+        """``POST /build`` (legacy builder) with the context tar; yields the messages.
+
+        ``query``: the endpoint's own parameters (``t``, ``dockerfile``, ``buildargs``
+        as JSON, ...), built by ``cli/build.py``."""
+        resp = self.transport.request(
+            "POST",
+            "/build",
+            query=query,
+            body=context,
+            headers={"Content-Type": "application/x-tar"},
+        )
+        return (doc for doc in resp.messages() if isinstance(doc, dict))
+
+    def prune_builds(self, all: bool = False, filters: Filters | None = None) -> JSON:
+        """``POST /build/prune``: ``{"CachesDeleted": [...], "SpaceReclaimed": n}``."""
+        query = {"all": all or None, "filters": encode_filters(filters)}
+        doc = self.transport.request("POST", "/build/prune", query=query).json()
+        return doc if isinstance(doc, dict) else {}
+
     # -- containers
 
     def create_container(self, config: JSON, name: str | None = None) -> JSON:
@@ -143,10 +171,36 @@ class APIClient:
         doc = resp.json()
         return doc if isinstance(doc, dict) else {}
 
-    def pull(self, image: str, tag: str | None = None) -> Iterator[JSON]:
-        """``POST /images/create?fromImage=``: the progress messages."""
-        query = {"fromImage": image, "tag": tag or None}
-        return self.transport.request("POST", "/images/create", query=query).messages()
+    def pull(
+        self,
+        image: str,
+        tag: str | None = None,
+        *,
+        platform: str | None = None,
+        registry_auth: str | None = None,
+    ) -> Iterator[JSON]:
+        """``POST /images/create?fromImage=``: the progress messages. ``registry_auth``
+        is the ``X-Registry-Auth`` value (base64url JSON credentials)."""
+        query = {"fromImage": image, "tag": tag or None, "platform": platform or None}
+        headers = {"X-Registry-Auth": registry_auth} if registry_auth else None
+        return self.transport.request(
+            "POST", "/images/create", query=query, headers=headers
+        ).messages()
+
+    def login(self, username: str, password: str, server: str) -> JSON:
+        """``POST /auth``: the daemon checks the credentials against the registry."""
+        body = {"username": username, "password": password, "serveraddress": server}
+        doc = self.transport.request("POST", "/auth", json_body=body).json()
+        return doc if isinstance(doc, dict) else {}
+
+    def push(
+        self, name: str, tag: str | None = None, *, registry_auth: str | None = None
+    ) -> Iterator[JSON]:
+        """``POST /images/{name}/push``: the progress messages (the last one ``aux``)."""
+        headers = {"X-Registry-Auth": registry_auth or "e30="}  # e30= is "{}", as docker's
+        return self.transport.request(
+            "POST", f"/images/{quote_name(name)}/push", query={"tag": tag or None}, headers=headers
+        ).messages()
 
     def containers(
         self,
@@ -206,6 +260,17 @@ class APIClient:
             "GET", f"/containers/{quote_name(ref)}/top", query={"ps_args": ps_args or None}
         )
         doc = resp.json()
+        return doc if isinstance(doc, dict) else {}
+
+    def stats(self, ref: str, stream: bool = False) -> Iterator[JSON]:
+        """``GET /containers/{id}/stats``: one document, or one a second while streaming."""
+        query = {"stream": stream}
+        resp = self.transport.request("GET", f"/containers/{quote_name(ref)}/stats", query=query)
+        return (doc for doc in resp.messages() if isinstance(doc, dict))
+
+    def update_container(self, ref: str, config: JSON) -> JSON:
+        path = f"/containers/{quote_name(ref)}/update"
+        doc = self.transport.request("POST", path, json_body=config).json()
         return doc if isinstance(doc, dict) else {}
 
     def prune_containers(self, filters: Filters | None = None) -> JSON:
@@ -282,6 +347,98 @@ class APIClient:
         }
         url = self.transport.url(f"/containers/{quote_name(ref)}/attach", query)
         return hijack_request(self.transport, "POST", url)
+
+    # -- volumes
+
+    def volumes(self, filters: Filters | None = None) -> JSON:
+        """``GET /volumes``: ``{"Volumes": [...], "Warnings": [...]}``."""
+        query = {"filters": encode_filters(filters)}
+        doc = self.transport.request("GET", "/volumes", query=query).json()
+        return doc if isinstance(doc, dict) else {}
+
+    def create_volume(
+        self,
+        name: str | None = None,
+        driver: str | None = None,
+        driver_opts: Mapping[str, str] | None = None,
+        labels: Mapping[str, str] | None = None,
+    ) -> JSON:
+        body = {
+            "Name": name or "",
+            "Driver": driver or "local",
+            "DriverOpts": dict(driver_opts or {}),
+            "Labels": dict(labels or {}),
+        }
+        doc = self.transport.request("POST", "/volumes/create", json_body=body).json()
+        return doc if isinstance(doc, dict) else {}
+
+    def inspect_volume(self, name: str) -> JSON:
+        return self._get_json(f"/volumes/{quote_name(name)}")
+
+    def remove_volume(self, name: str, force: bool = False) -> None:
+        query = {"force": force or None}
+        self.transport.request("DELETE", f"/volumes/{quote_name(name)}", query=query).read()
+
+    def prune_volumes(self, filters: Filters | None = None) -> JSON:
+        """``POST /volumes/prune``: ``{"VolumesDeleted": [...], "SpaceReclaimed": n}``."""
+        query = {"filters": encode_filters(filters)}
+        doc = self.transport.request("POST", "/volumes/prune", query=query).json()
+        return doc if isinstance(doc, dict) else {}
+
+    # -- networks
+
+    def networks(self, filters: Filters | None = None) -> list[JSON]:
+        query = {"filters": encode_filters(filters)}
+        return self._list(self.transport.request("GET", "/networks", query=query).json())
+
+    def create_network(self, body: JSON) -> JSON:
+        """``POST /networks/create`` with a NetworkCreateRequest: ``{"Id", "Warning"}``."""
+        doc = self.transport.request("POST", "/networks/create", json_body=body).json()
+        return doc if isinstance(doc, dict) else {}
+
+    def inspect_network(self, ref: str) -> JSON:
+        return self._get_json(f"/networks/{quote_name(ref)}")
+
+    def remove_network(self, ref: str) -> None:
+        self.transport.request("DELETE", f"/networks/{quote_name(ref)}").read()
+
+    def prune_networks(self, filters: Filters | None = None) -> JSON:
+        query = {"filters": encode_filters(filters)}
+        doc = self.transport.request("POST", "/networks/prune", query=query).json()
+        return doc if isinstance(doc, dict) else {}
+
+    def network_connect(self, ref: str, body: JSON) -> None:
+        path = f"/networks/{quote_name(ref)}/connect"
+        self.transport.request("POST", path, json_body=body).read()
+
+    def network_disconnect(self, ref: str, container: str, force: bool = False) -> None:
+        body = {"Container": container, "Force": force}
+        path = f"/networks/{quote_name(ref)}/disconnect"
+        self.transport.request("POST", path, json_body=body).read()
+
+    # -- exec
+
+    def exec_create(self, ref: str, config: JSON) -> str:
+        """``POST /containers/{id}/exec``: the new exec's id."""
+        path = f"/containers/{quote_name(ref)}/exec"
+        doc = self.transport.request("POST", path, json_body=config).json()
+        return str(doc.get("Id", "")) if isinstance(doc, dict) else ""
+
+    def exec_start(self, exec_id: str, *, tty: bool, detach: bool = False) -> Hijacked | None:
+        """``POST /exec/{id}/start``: the upgraded connection, or None when detached."""
+        body = {"Detach": detach, "Tty": tty}
+        path = f"/exec/{quote_name(exec_id)}/start"
+        if detach:
+            self.transport.request("POST", path, json_body=body).read()
+            return None
+        url = self.transport.url(path)
+        return hijack_request(self.transport, "POST", url, fastjson.dumps(body).encode())
+
+    def exec_resize(self, exec_id: str, height: int, width: int) -> None:
+        self._post(f"/exec/{quote_name(exec_id)}/resize", {"h": height, "w": width})
+
+    def exec_inspect(self, exec_id: str) -> JSON:
+        return self._get_json(f"/exec/{quote_name(exec_id)}/json")
 
     # -- helpers
 

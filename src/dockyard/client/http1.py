@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterable, Iterator, Mapping
-from typing import IO
 
-Body = bytes | IO[bytes] | Iterable[bytes] | None
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (``typing`` costs the CLI 3 ms at import)
+    from typing import IO, TypeAlias
+
+    Body: TypeAlias = bytes | IO[bytes] | Iterable[bytes] | None
 
 HEAD_LIMIT = 1 << 20
 READ_SIZE = 64 * 1024

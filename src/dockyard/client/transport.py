@@ -1,21 +1,21 @@
 """HTTP/1.1 over the daemon's unix socket, with Docker's API version negotiation.
 
 One short-lived connection per request (the socket is local, so that costs little and
-keeps a streamed response from blocking the next call). ``http.client`` is the stdlib's
-HTTP; only ``connect`` is ours, to dial an ``AF_UNIX`` socket instead of TCP.
+keeps a streamed response from blocking the next call), dialed by ``Transport.dial``
+(the unix socket, or TLS over TCP) and spoken by ``http1.py`` (not ``http.client``: its
+import alone costs the CLI about 20 ms).
 """
 
 from __future__ import annotations
 
-import http.client
-import json
 import os
 import socket
 from collections.abc import Iterable, Iterator, Mapping
-from typing import IO, Any
-from urllib.parse import quote, urlencode
 
+from dockyard._internal import fastjson
+from dockyard.client import http1
 from dockyard.client.errors import APIError, DaemonUnreachable, InvalidHost
+from dockyard.client.tls import TLSOptions, dial_tcp, is_tcp
 
 DEFAULT_HOST = "unix:///run/dockyard.sock"
 #: the newest Engine API this client speaks; lowered to the daemon's on the first call
@@ -24,9 +24,16 @@ API_VERSION = "1.45"
 FALLBACK_API_VERSION = "1.24"
 CONNECT_TIMEOUT = 10.0
 
-QueryValue = str | int | bool | Iterable[str] | None
-Query = Mapping[str, QueryValue]
-Body = bytes | IO[bytes] | Iterable[bytes] | None
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (``typing`` costs the CLI 3 ms at import)
+    from typing import IO, Any, TypeAlias
+
+    QueryValue: TypeAlias = str | int | bool | Iterable[str] | None
+    Query: TypeAlias = Mapping[str, QueryValue]
+    Body: TypeAlias = bytes | IO[bytes] | Iterable[bytes] | None
+
+#: what a URL keeps as is (RFC 3986 unreserved), as ``urllib.parse.quote``
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
 
 
 def resolve_host(flag: str | None, environ: Mapping[str, str]) -> str:
@@ -43,8 +50,7 @@ def socket_path(host: str) -> str:
         return path
     if host.startswith(("tcp://", "http://", "https://")):
         raise InvalidHost(
-            f"cannot use {host}: TCP (and TLS) hosts are not supported yet; "
-            "use a unix socket, e.g. -H unix:///run/dockyard.sock"
+            f"cannot use {host} as a unix socket: a TCP host needs TLS (--tlsverify ...)"
         )
     raise InvalidHost(f"invalid host {host!r}: use unix:///path/to/socket")
 
@@ -63,38 +69,19 @@ def negotiate(ours: str, theirs: str | None) -> str:
     return theirs if version_tuple(theirs) < version_tuple(ours) else ours
 
 
-class UnixHTTPConnection(http.client.HTTPConnection):
-    """An ``HTTPConnection`` that dials a unix socket path instead of host:port."""
-
-    def __init__(self, path: str, timeout: float = CONNECT_TIMEOUT) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self.socket_path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.settimeout(self.timeout)
-            sock.connect(self.socket_path)
-        except BaseException:
-            sock.close()
-            raise
-        # reads may wait as long as the daemon works (a load, a prune): no timeout
-        sock.settimeout(None)
-        self.sock = sock
-
-
 class Response:
     """A successful response; read it whole, as JSON, as chunks or as JSON messages."""
 
-    def __init__(self, conn: http.client.HTTPConnection, raw: http.client.HTTPResponse) -> None:
-        self._conn = conn
+    def __init__(self, raw: http1.Response) -> None:
         self._raw = raw
         self.status = raw.status
-        self.headers: dict[str, str] = {k.lower(): v for k, v in raw.getheaders()}
+        self.headers = raw.headers
 
     def read(self) -> bytes:
         try:
             return self._raw.read()
+        except http1.ProtocolError as e:
+            raise DaemonUnreachable(f"the daemon's answer broke off: {e}") from e
         finally:
             self.close()
 
@@ -102,13 +89,16 @@ class Response:
         data = self.read()
         if not data.strip():
             return None
-        return json.loads(data)
+        return fastjson.loads(data)
 
     def chunks(self, size: int = 64 * 1024) -> Iterator[bytes]:
         """The body as it arrives, in pieces of at most ``size`` bytes."""
         try:
             while True:
-                chunk = self._raw.read1(size)
+                try:
+                    chunk = self._raw.read1(size)
+                except http1.ProtocolError as e:
+                    raise DaemonUnreachable(f"the daemon's answer broke off: {e}") from e
                 if not chunk:
                     return
                 yield chunk
@@ -117,6 +107,8 @@ class Response:
 
     def messages(self) -> Iterator[Any]:
         """A stream of JSON values (Docker's progress streams: one object per line)."""
+        import json  # streams only: json (with re) costs the CLI 5 ms at import
+
         decoder = json.JSONDecoder()
         buf = ""
         for chunk in self.chunks():
@@ -135,18 +127,37 @@ class Response:
             raise APIError(self.status, f"the daemon sent malformed JSON: {buf[:80]!r}")
 
     def close(self) -> None:
-        self._raw.close()
-        self._conn.close()
+        self._raw.sock.close()
 
 
 class Transport:
     """Requests to one daemon; negotiates the API version on first use, like docker."""
 
-    def __init__(self, host: str = DEFAULT_HOST, api_version: str | None = None) -> None:
+    def __init__(
+        self,
+        host: str = DEFAULT_HOST,
+        api_version: str | None = None,
+        tls: TLSOptions | None = None,
+    ) -> None:
         self.host = host
-        self.path = socket_path(host)
+        self.tls = tls
+        self.path = "" if is_tcp(host) else socket_path(host)
         self._version = api_version
         self.server_api_version: str | None = None
+
+    def dial(self, timeout: float = CONNECT_TIMEOUT) -> socket.socket:
+        """A connected socket: TLS over TCP for tcp:// hosts, else the unix socket."""
+        if self.path:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.settimeout(timeout)
+                sock.connect(self.path)
+            except BaseException:
+                sock.close()
+                raise
+            sock.settimeout(None)
+            return sock
+        return dial_tcp(self.host, self.tls, timeout)
 
     @property
     def api_version(self) -> str:
@@ -175,7 +186,8 @@ class Transport:
                 else:
                     pairs.extend((key, item) for item in value)
             if pairs:
-                url += "?" + urlencode(pairs)
+                url += "?" + "&".join(f"{_quote(k, plus=True)}={_quote(v, plus=True)}"
+                                      for k, v in pairs)  # fmt: skip
         return url
 
     def request(
@@ -193,58 +205,69 @@ class Transport:
         url = self.url(path, query, versioned)
         hdrs = {"User-Agent": "Dockyard-Client/0.1.0 (linux)", **(headers or {})}
         if json_body is not None:
-            body = json.dumps(json_body).encode()
+            body = fastjson.dumps(json_body, compact=False).encode()
             hdrs["Content-Type"] = "application/json"
-        conn = UnixHTTPConnection(self.path)
-        try:
-            raw = self._exchange(conn, method, url, body, hdrs)
-        except BaseException:
-            conn.close()
-            raise
+        raw = self.exchange(method, url, body, hdrs)
         if raw.status >= 400:
             try:
                 data = raw.read()
+            except http1.ProtocolError:
+                data = b""
             finally:
-                conn.close()
+                raw.sock.close()
             raise APIError(raw.status, error_message(data, raw.reason))
-        return Response(conn, raw)
+        return Response(raw)
 
-    def _exchange(
-        self,
-        conn: UnixHTTPConnection,
-        method: str,
-        url: str,
-        body: Body,
-        headers: dict[str, str],
-    ) -> http.client.HTTPResponse:
+    def exchange(
+        self, method: str, url: str, body: Body, headers: Mapping[str, str]
+    ) -> http1.Response:
+        """Connect, send the request, read the answer's head (any status)."""
         try:
-            conn.connect()
+            sock = self.dial()
         except OSError as e:
             raise DaemonUnreachable(unreachable_message(self.host, e)) from e
         try:
-            conn.request(method, url, body=body, headers=headers)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the daemon answered early (an error) and stopped reading: get that answer
-        except OSError as e:
-            raise DaemonUnreachable(f"lost the connection to {self.host}: {e}") from e
-        try:
-            return conn.getresponse()
-        except (http.client.HTTPException, OSError) as e:
-            raise DaemonUnreachable(
-                f"the daemon at {self.host} closed the connection without an answer "
-                f"to {method} {url}: {e}"
-            ) from e
+            try:
+                http1.send_request(sock, method, url, headers, body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the daemon answered early (an error) and stopped reading
+            except OSError as e:
+                raise DaemonUnreachable(f"lost the connection to {self.host}: {e}") from e
+            try:
+                return http1.Response(sock, method)
+            except OSError as e:  # http1.ProtocolError included
+                raise DaemonUnreachable(
+                    f"the daemon at {self.host} closed the connection without an answer "
+                    f"to {method} {url}: {e}"
+                ) from e
+        except BaseException:
+            sock.close()
+            raise
 
 
 def quote_name(name: str) -> str:
     """An image or object name as a path segment (``/`` and ``:`` stay, as docker sends)."""
-    return quote(name, safe="/:@")
+    return _quote(name, safe="/:@")
+
+
+def _quote(text: str, safe: str = "", plus: bool = False) -> str:
+    """Percent-encode ``text`` as UTF-8, as ``urllib.parse.quote`` (``plus``: as
+    ``quote_plus``, a space becoming ``+``), without importing ``urllib``."""
+    out = []
+    for ch in text:
+        if ch in _UNRESERVED or ch in safe:
+            out.append(ch)
+        elif ch == " " and plus:
+            out.append("+")
+        else:
+            out.extend(f"%{b:02X}" for b in ch.encode())
+    return "".join(out)
 
 
 def error_message(data: bytes, reason: str) -> str:
     text = data.decode("utf-8", errors="replace").strip()
     try:
-        doc = json.loads(text)
+        doc = fastjson.loads(text)
     except ValueError:
         return text or reason
     if isinstance(doc, dict) and isinstance(doc.get("message"), str):
@@ -287,6 +310,11 @@ class Hijacked:
         self.sock.sendall(data)
 
     def close_write(self) -> None:
+        if hasattr(self.sock, "unwrap"):
+            # TLS: shutdown() would drop the TLS layer and leave the socket reading raw
+            # records, and the stdlib cannot send close_notify without waiting for the
+            # daemon's; so no half-close: the stream still ends when the container does.
+            return
         try:
             self.sock.shutdown(socket.SHUT_WR)
         except OSError:
@@ -318,67 +346,24 @@ class Hijacked:
             buf = buf[8 + size :]
 
 
-def hijack_request(transport: Transport, method: str, url: str) -> Hijacked:
-    """Send a bodyless request asking to upgrade, and take the connection over."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+def hijack_request(transport: Transport, method: str, url: str, body: bytes = b"") -> Hijacked:
+    """Send a request (a JSON ``body``, or none) asking to upgrade, and take the connection
+    over."""
+    headers = {
+        "User-Agent": "Dockyard-Client/0.1.0 (linux)",
+        "Content-Type": "application/json" if body else "text/plain",
+        "Connection": "Upgrade",
+        "Upgrade": "tcp",
+    }
+    raw = transport.exchange(method, url, body if body else None, headers)
     try:
-        sock.settimeout(CONNECT_TIMEOUT)
-        try:
-            sock.connect(transport.path)
-        except OSError as e:
-            raise DaemonUnreachable(unreachable_message(transport.host, e)) from e
-        sock.settimeout(None)
-        head = (
-            f"{method} {url} HTTP/1.1\r\nHost: docker\r\n"
-            "User-Agent: Dockyard-Client/0.1.0 (linux)\r\n"
-            "Content-Type: text/plain\r\nContent-Length: 0\r\n"
-            "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
-        )
-        sock.sendall(head.encode("latin-1"))
-        buf = b""
-        while b"\r\n\r\n" not in buf:
-            data = sock.recv(64 * 1024)
-            if not data:
-                raise DaemonUnreachable(
-                    f"the daemon at {transport.host} closed the connection without an "
-                    f"answer to {method} {url}"
-                )
-            buf += data
-        raw_head, _, rest = buf.partition(b"\r\n\r\n")
-        lines = raw_head.decode("latin-1").split("\r\n")
-        parts = lines[0].split(" ", 2)
-        status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
-        headers: dict[str, str] = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        if status >= 400 or status == 0:
-            body = rest
-            length = int(headers.get("content-length", "-1") or -1)
-            while length < 0 or len(body) < length:
-                data = sock.recv(64 * 1024)
-                if not data:
-                    break
-                body += data
-            if headers.get("transfer-encoding") == "chunked":
-                body = _dechunk(body)
-            raise APIError(status, error_message(body, parts[2] if len(parts) > 2 else ""))
-        return Hijacked(sock, rest, headers)
+        if raw.status >= 400:
+            try:
+                data = raw.read()
+            except http1.ProtocolError:
+                data = b""
+            raise APIError(raw.status, error_message(data, raw.reason))
+        return Hijacked(raw.sock, raw.leftover(), raw.headers)
     except BaseException:
-        sock.close()
+        raw.sock.close()
         raise
-
-
-def _dechunk(data: bytes) -> bytes:
-    out = b""
-    while data:
-        size_line, _, data = data.partition(b"\r\n")
-        try:
-            size = int(size_line.split(b";")[0], 16)
-        except ValueError:
-            break
-        if size == 0:
-            break
-        out += data[:size]
-        data = data[size + 2 :]
-    return out

@@ -39,6 +39,7 @@ class DaemonConfig:
     exec_root: Path = Path("/run/dockyard")
     storage_driver: str = "overlay"
     cgroup_parent: str = "/dockyard"
+    init_path: str = ""  # the --init binary; "" finds docker-init or tini on PATH
     default_runtime: str = BUILTIN_RUNTIME
     runtimes: Mapping[str, str] = field(
         default_factory=lambda: _frozen({BUILTIN_RUNTIME: BUILTIN_RUNTIME_PATH})
@@ -53,6 +54,17 @@ class DaemonConfig:
     no_proxy: str = ""
     shutdown_timeout: float = 15.0
     config_file: Path = DEFAULT_CONFIG_FILE
+    # TLS of tcp:// hosts (daemon/listeners.py): tlsverify is required for any of them
+    tls: bool = False
+    tlsverify: bool = False
+    tlscacert: Path | None = None
+    tlscert: Path | None = None
+    tlskey: Path | None = None
+    # the default network "bridge": its Linux bridge ("none": no default bridge network),
+    # the gateway address with prefix (--bip) and the part containers get (--fixed-cidr)
+    bridge: str = "dockyard0"
+    bip: str = ""
+    fixed_cidr: str = ""
 
 
 # daemon.json key -> (DaemonConfig field, expected JSON type)
@@ -62,6 +74,7 @@ FILE_KEYS: dict[str, tuple[str, type | tuple[type, ...]]] = {
     "exec-root": ("exec_root", str),
     "storage-driver": ("storage_driver", str),
     "cgroup-parent": ("cgroup_parent", str),
+    "init-path": ("init_path", str),
     "default-runtime": ("default_runtime", str),
     "runtimes": ("runtimes", dict),
     "pidfile": ("pidfile", str),
@@ -71,6 +84,14 @@ FILE_KEYS: dict[str, tuple[str, type | tuple[type, ...]]] = {
     "dns": ("dns", list),
     "proxies": ("proxies", dict),
     "shutdown-timeout": ("shutdown_timeout", (int, float)),
+    "tls": ("tls", bool),
+    "tlsverify": ("tlsverify", bool),
+    "tlscacert": ("tlscacert", str),
+    "tlscert": ("tlscert", str),
+    "tlskey": ("tlskey", str),
+    "bridge": ("bridge", str),
+    "bip": ("bip", str),
+    "fixed-cidr": ("fixed_cidr", str),
 }
 PROXY_KEYS = {"http-proxy": "http_proxy", "https-proxy": "https_proxy", "no-proxy": "no_proxy"}
 
@@ -117,7 +138,7 @@ def read_file(path: Path, explicit: bool) -> dict[str, Any]:
                 if pk not in PROXY_KEYS or not isinstance(pv, str):
                     raise InvalidArgument(f"{where}: proxies: unknown or invalid entry {pk!r}")
                 out[PROXY_KEYS[pk]] = pv
-        elif key in ("data-root", "exec-root", "pidfile"):
+        elif key in ("data-root", "exec-root", "pidfile", "tlscacert", "tlscert", "tlskey"):
             out[name] = Path(value)
         elif key == "shutdown-timeout":
             out[name] = float(value)
@@ -236,3 +257,30 @@ def check(config: DaemonConfig) -> None:
             raise InvalidArgument(f"{name.replace('_', '-')} must be an absolute path")
     if config.shutdown_timeout < 0:
         raise InvalidArgument("shutdown-timeout must not be negative")
+    _check_bridge(config)
+
+
+def _check_bridge(config: DaemonConfig) -> None:
+    import ipaddress
+
+    if not config.bridge or len(config.bridge) > 15:
+        raise InvalidArgument("bridge must be an interface name of 1-15 characters, or none")
+    bip = None
+    if config.bip:
+        try:
+            bip = ipaddress.IPv4Interface(config.bip)
+        except ValueError:
+            raise InvalidArgument(
+                f"bip {config.bip!r}: use the bridge's address with its prefix, e.g. 172.30.0.1/16"
+            ) from None
+        if bip.ip in (bip.network.network_address, bip.network.broadcast_address):
+            raise InvalidArgument(f"bip {config.bip}: use a host address of the subnet")
+    if config.fixed_cidr:
+        try:
+            fixed = ipaddress.IPv4Network(config.fixed_cidr)
+        except ValueError:
+            raise InvalidArgument(
+                f"fixed-cidr {config.fixed_cidr!r}: use a subnet such as 172.30.1.0/24"
+            ) from None
+        if bip is not None and not fixed.subnet_of(bip.network):
+            raise InvalidArgument(f"fixed-cidr {fixed} is not inside bip's subnet {bip.network}")

@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from dockyard import __version__
-from dockyard.api.server import Server, bind_unix, unix_path
+from dockyard.api.server import Server, bind_unix
 from dockyard.errors import DockyardError, SystemFault
 
 from . import config as daemon_config
-from . import wiring
+from . import listeners, wiring
 from .config import DaemonConfig
 from .pidfile import PidFile
 
@@ -49,6 +49,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-s", "--storage-driver", help="overlay, btrfs or vfs")
     p.add_argument("--cgroup-parent", help="cgroup the containers' cgroups go under")
     p.add_argument("--default-runtime", help="OCI runtime for containers")
+    p.add_argument("--init-path", help="the init binary of --init (default: docker-init, tini)")
     p.add_argument(
         "--add-runtime",
         action="append",
@@ -63,6 +64,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-G", "--group", help="group that may use the unix sockets")
     p.add_argument("--dns", action="append", help="DNS server for containers (repeatable)")
     p.add_argument("--shutdown-timeout", type=float, help="seconds to finish requests on stop")
+    p.add_argument("--tls", action="store_true", default=None, help="use TLS on tcp:// hosts")
+    p.add_argument(
+        "--tlsverify", action="store_true", default=None, help="TLS with client certificates"
+    )
+    p.add_argument("--tlscacert", type=Path, help="CA that signs the client certificates")
+    p.add_argument("--tlscert", type=Path, help="the daemon's TLS certificate")
+    p.add_argument("--tlskey", type=Path, help="the daemon's TLS key")
+    p.add_argument("-b", "--bridge", help="Linux bridge of the default network (none: no bridge)")
+    p.add_argument("--bip", help="address and prefix of the default bridge, e.g. 172.30.0.1/16")
+    p.add_argument("--fixed-cidr", help="subnet of the default bridge containers' addresses")
     return p
 
 
@@ -73,12 +84,21 @@ def config_from_args(args: argparse.Namespace) -> DaemonConfig:
         "exec_root",
         "storage_driver",
         "cgroup_parent",
+        "init_path",
         "default_runtime",
         "pidfile",
         "log_level",
         "debug",
         "group",
         "shutdown_timeout",
+        "tls",
+        "tlsverify",
+        "tlscacert",
+        "tlscert",
+        "tlskey",
+        "bridge",
+        "bip",
+        "fixed_cidr",
     ):
         value = getattr(args, name)
         if value is not None:
@@ -124,7 +144,10 @@ def socket_group(name: str) -> int:
 
 
 async def serve(config: DaemonConfig) -> None:
-    paths = [unix_path(h) for h in config.hosts]  # refuse tcp:// before touching anything
+    planned = listeners.plan(config)  # refuse a bad host before touching anything
+    paths = [p.path for p in planned if isinstance(p, listeners.UnixListener)]
+    tcp = [p for p in planned if isinstance(p, listeners.TcpListener)]
+    tls = listeners.server_context(config) if tcp else None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -143,6 +166,11 @@ async def serve(config: DaemonConfig) -> None:
             await server.add_socket(bind_unix(path, mode=0o660, gid=gid))
             bound.append(path)
             log.info("API listen on %s", path)
+        for listener in tcp:
+            assert tls is not None
+            await server.add_tcp(listener.address, listener.port, tls)
+            log.info("API listen on %s:%d (TLS, client certificates verified)",
+                     listener.address, listener.port)  # fmt: skip
         log.info(
             "Dockyard daemon %s started (data root %s, storage driver %s)",
             __version__,
@@ -154,6 +182,7 @@ async def serve(config: DaemonConfig) -> None:
             "shutting down: finishing requests in flight (up to %.0fs)", config.shutdown_timeout
         )
     finally:
+        engine.events.close()  # live event streams end instead of holding the stop up
         await server.close(config.shutdown_timeout)
         with contextlib.suppress(Exception):
             await engine.containers.close()

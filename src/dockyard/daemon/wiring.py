@@ -5,13 +5,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dockyard.api.router import Router
+from dockyard.api.routes import build as build_routes
+from dockyard.api.routes import containerfiles as containerfile_routes
 from dockyard.api.routes import containers as container_routes
+from dockyard.api.routes import containerstats as containerstats_routes
+from dockyard.api.routes import distribution as distribution_routes
+from dockyard.api.routes import events as event_routes
+from dockyard.api.routes import execs as exec_routes
 from dockyard.api.routes import images as image_routes
+from dockyard.api.routes import networks as network_routes
 from dockyard.api.routes import system as system_routes
+from dockyard.api.routes import volumes as volume_routes
+from dockyard.engine.builds import BuildService
+from dockyard.engine.containernet import BridgeLinks
+from dockyard.engine.containerports import ContainerNetworking
 from dockyard.engine.containers import ContainerService, ContainerSettings
+from dockyard.engine.distribution import DistributionService
 from dockyard.engine.events import EventLog
+from dockyard.engine.execs import ExecService
 from dockyard.engine.images import ImageService
+from dockyard.engine.networkrecord import NetworkSettings
+from dockyard.engine.networks import NetworkService, container_lookup
 from dockyard.engine.system import SystemService, SystemSettings
+from dockyard.engine.volumes import VolumeService
 from dockyard.images.imagestore import ImageStore
 
 from .config import DaemonConfig
@@ -27,8 +43,14 @@ class Engine:
     images: ImageService
     containers: ContainerService
     events: EventLog
+    distribution: DistributionService | None = None
+    networks: NetworkService | None = None
 
     def close(self) -> None:
+        if self.networks is not None:
+            self.networks.close()
+        if self.distribution is not None:
+            self.distribution.close()
         self.store.close()
 
 
@@ -48,7 +70,8 @@ def build(config: DaemonConfig) -> Engine:
         debug=config.debug,
     )
     events = EventLog()
-    images = ImageService(store, events)
+    # late-bound: the container service is made below, the lambda runs per request
+    images = ImageService(store, events, running_containers=lambda: containers.running_ids())  # noqa: PLW0108
     containers = ContainerService(
         store,
         ContainerSettings(
@@ -56,8 +79,10 @@ def build(config: DaemonConfig) -> Engine:
             exec_root=config.exec_root,
             runtime=config.runtimes.get(config.default_runtime, config.default_runtime),
             cgroup_parent=config.cgroup_parent,
+            init_path=config.init_path,
         ),
         events,
+        volumes=VolumeService(config.data_root, events),  # loaded by containers.start_service
     )
 
     async def container_statuses() -> list[str]:
@@ -67,9 +92,37 @@ def build(config: DaemonConfig) -> Engine:
         settings,
         image_count=lambda: len(store.metadata.list_images()),
         container_statuses=container_statuses,
+        events_listeners=lambda: events.listeners,
     )
     router = Router()
     system_routes.register(router, system)
-    image_routes.register(router, images)
+    proxies = {"http_proxy": config.http_proxy, "https_proxy": config.https_proxy}
+    distribution = DistributionService(
+        store, events, proxies={**proxies, "no_proxy": config.no_proxy}
+    )
+    image_routes.register(
+        router,
+        images,
+        volume_routes.disk_usage(containers.volumes),
+        lambda req: distribution_routes.pull(distribution, req),
+    )
+    distribution_routes.register(router, distribution)
     container_routes.register(router, containers)
-    return Engine(router, store, system, images, containers, events)
+    containerfile_routes.register(router, containers)
+    volume_routes.register(router, containers.volumes)
+    links = BridgeLinks()
+    networks = NetworkService(
+        config.data_root,
+        NetworkSettings(config.bridge, config.bip, config.fixed_cidr),
+        links,
+        events,
+    )
+    networks.lookup_container = container_lookup(containers.inspect)
+    networks.load()
+    containers.networking = ContainerNetworking(networks, links)
+    network_routes.register(router, networks)
+    containerstats_routes.register(router, containers)
+    event_routes.register(router, events)
+    exec_routes.register(router, ExecService(containers))
+    build_routes.register(router, BuildService(store, containers, events))
+    return Engine(router, store, system, images, containers, events, distribution, networks)

@@ -21,9 +21,12 @@ from dockyard.shim.logs import LogEntry, LogTail, log_files, read_entries
 
 from .attach import AttachSession
 from .containerrecord import Container, ContainerView
+from .events import EventLog
 from .shims import run_runtime
 
-LIST_FILTERS = ("id", "name", "label", "status", "exited", "ancestor", "before", "since")
+LIST_FILTERS = (
+    "id", "name", "label", "status", "exited", "ancestor", "before", "since", "volume",
+)  # fmt: skip
 FOLLOW_POLL = 0.05
 
 
@@ -34,6 +37,7 @@ class ContainerQueries:
         _containers: dict[str, Container]
         _attaches: dict[str, builtins.list[AttachSession]]
         _runtime: str
+        events: EventLog
 
         @property
         def _runtime_root(self) -> Path: ...
@@ -66,7 +70,7 @@ class ContainerQueries:
         out = []
         now = time.time()
         for c in found:
-            if not all and not c.running:
+            if not all and not c.running and c.status != "restarting":
                 continue
             if not _matches(c, filters, bounds):
                 continue
@@ -157,6 +161,7 @@ class ContainerQueries:
             await session.connect(self._sock(c.id))
         else:
             self._attaches.setdefault(c.id, []).append(session)
+        self.events.container(c, "attach")
         return session
 
     async def resize(self, ref: str, height: int, width: int) -> None:
@@ -164,6 +169,7 @@ class ContainerQueries:
         if not c.running:
             raise Conflict(f"Container {c.id} is not running")
         await protocol.call(self._sock(c.id), "resize", height=height, width=width)
+        self.events.container(c, "resize", {"height": str(height), "width": str(width)})
 
     async def top(self, ref: str, ps_args: str = "-ef") -> dict[str, Any]:
         c = self._get(ref)
@@ -230,4 +236,15 @@ def _matches(
         and any_of(
             "ancestor", lambda v: v in (c.image_name, c.image) or c.image.startswith("sha256:" + v)
         )
+        and any_of("volume", lambda v: v in _volume_keys(c))
     )
+
+
+def _volume_keys(c: Container) -> set[str]:
+    """What ``ps --filter volume=`` matches: a mount's volume name (or source), or its
+    destination."""
+    keys = set()
+    for m in c.mounts or []:
+        keys.add(str(m.get("name") or m.get("source") or ""))
+        keys.add(str(m.get("destination") or ""))
+    return keys - {""}

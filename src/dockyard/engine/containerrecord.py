@@ -36,12 +36,18 @@ class ContainerState:
 
 @dataclass(frozen=True)
 class MountPoint:
-    type: str  # "bind"
-    source: str
+    type: str  # bind|volume|tmpfs
+    source: str  # the host path (a volume's _data); empty for tmpfs
     destination: str
     mode: str
     rw: bool
     propagation: str
+    name: str = ""  # the volume's name
+    driver: str = ""  # the volume's driver
+    anonymous: bool = False  # an anonymous volume: removed by rm -v / --rm
+    copy_data: bool = True  # fill an empty volume with the image's files at destination
+    recursive: bool = True  # rbind (bind for BindOptions.NonRecursive)
+    data: str = ""  # tmpfs options
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,8 @@ class Container:
     started_unix: float = 0.0
     restart_count: int = 0
     exits: int = 0  # how many times it exited (for wait next-exit)
+    manually_stopped: bool = False  # dockerd's HasBeenManuallyStopped (restarts.py)
+    mounts: list[dict[str, Any]] | None = None  # MountPoint fields; None: made before volumes
 
     @property
     def running(self) -> bool:
@@ -122,7 +130,7 @@ class Container:
         now = time.time() if now is None else now
         state = ContainerState(
             status=self.status,
-            running=self.running,
+            running=self.running or self.status == "restarting",  # as dockerd's State
             paused=self.status == "paused",
             restarting=self.status == "restarting",
             oom_killed=self.oom_killed,
@@ -152,7 +160,9 @@ class Container:
             restart_count=self.restart_count,
             driver=self.driver,
             platform=self.platform,
-            mounts=mount_points(self.host_config),
+            mounts=mount_points(self.host_config)
+            if self.mounts is None
+            else tuple(MountPoint(**m) for m in self.mounts),
             labels=dict(self.config.get("Labels") or {}),
             command=" ".join([self.path, *self.args]),
             status_text=status_text(self, now),

@@ -28,7 +28,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dockyard.errors import Conflict, InvalidArgument, NotFound, NotModified, SystemFault
 from dockyard.images.config import load_config
@@ -42,13 +42,23 @@ from dockyard.images.rootfs import (
 from dockyard.shim import protocol
 from dockyard.shim.logs import parse_size, rfc3339_nano
 
-from . import names, specgen
+from . import devices, names, specgen, specprocess
 from .attach import AttachSession
+from .containerfiles import ContainerFiles
 from .containerqueries import ContainerQueries
 from .containerrecord import Container, ContainerState, ContainerView, MountPoint
 from .containersignals import ContainerSignals
+from .containerstats import ContainerStats
+from .containerupdate import ContainerUpdates
 from .events import EventLog
-from .shims import ShimOptions, read_exit, run_runtime, spawn_shim
+from .mounts import ContainerMounts, copy_up, points_of
+from .reconcile import ContainerRecovery
+from .restarts import ContainerRestarts, RestartTimers, check_policy
+from .shims import ShimOptions, read_exit, spawn_shim
+from .volumes import VolumeService
+
+if TYPE_CHECKING:
+    from .containerports import ContainerNetworking
 
 __all__ = [
     "AttachSession",
@@ -72,17 +82,33 @@ class ContainerSettings:
     runtime: str = DEFAULT_RUNTIME
     default_network: str = "none"
     cgroup_parent: str = "/dockyard"  # each container's cgroup is <parent>/<id>
+    init_path: str = ""  # --init's binary; "" finds docker-init or tini on PATH
 
 
-class ContainerService(ContainerQueries, ContainerSignals):
+class ContainerService(
+    ContainerQueries,
+    ContainerSignals,
+    ContainerStats,
+    ContainerUpdates,
+    ContainerRestarts,
+    ContainerRecovery,
+    ContainerFiles,
+):
     """The Engine API's container backend (see the module doc)."""
 
     def __init__(
-        self, store: ImageStore, settings: ContainerSettings, events: EventLog | None = None
+        self,
+        store: ImageStore,
+        settings: ContainerSettings,
+        events: EventLog | None = None,
+        volumes: VolumeService | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         self.events = events or EventLog()
+        self.volumes = volumes or VolumeService(settings.data_root, self.events)
+        self.mounts = ContainerMounts(self.volumes, self.events, self._get)  # volumes, binds
+        self.networking: ContainerNetworking | None = None  # set by the daemon's wiring
         self._runtime = resolve_runtime(settings.runtime)
         self._containers: dict[str, Container] = {}
         self._names: dict[str, str] = {}
@@ -92,6 +118,7 @@ class ContainerService(ContainerQueries, ContainerSignals):
         self._monitors: dict[str, asyncio.Task[None]] = {}
         self._attaches: dict[str, builtins.list[AttachSession]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._restarts = RestartTimers()  # restart policies' back-off and timers
 
     # -- paths -------------------------------------------------------------------------
 
@@ -118,6 +145,7 @@ class ContainerService(ContainerQueries, ContainerSignals):
         root = self.settings.data_root / "containers"
         root.mkdir(parents=True, exist_ok=True)
         (self.settings.exec_root / "shims").mkdir(parents=True, exist_ok=True)
+        await self.volumes.start()
         for entry in sorted(root.iterdir()):
             try:
                 c = Container.load(entry)
@@ -126,26 +154,16 @@ class ContainerService(ContainerQueries, ContainerSignals):
                 continue
             self._containers[c.id] = c
             self._names[c.name] = c.id
-        for c in list(self._containers.values()):
-            if c.status == "removing":
-                self._spawn(self._remove_now(c))
-            elif c.running:
-                await self._recover(c)
-
-    async def _recover(self, c: Container) -> None:
-        try:
-            state = await protocol.call(self._sock(c.id), "state")
-        except (NotFound, OSError, Conflict, SystemFault) as e:
-            log.warning("container %s: its shim is gone (%s)", c.id[:12], e)
-            await self._exited(c, read_exit(self._data_dir(c.id)), "the container's shim died")
-            return
-        if state.get("status") == "exited":
-            await self._exited(c, state.get("exit"), "")
-            return
-        self._monitor(c)
+            self.mounts.restore(c)  # volume references (and mounts of running ones)
+        await self._reconcile()  # live restore, stale runs, restart policies (reconcile.py)
+        if self.networking is not None:  # rules and published ports of live containers
+            for c in [c for c in self._containers.values() if c.running]:
+                await self.networking.restore(c)
+        await self.volumes.settle()  # option volumes no running container uses
 
     async def close(self) -> None:
         """Stop watching the shims (containers keep running) and end pending attaches."""
+        await self._restarts.close()  # pending restarts: the next daemon does them
         for task in [*self._monitors.values(), *self._tasks]:
             task.cancel()
         for task in [*self._monitors.values(), *self._tasks]:
@@ -177,6 +195,11 @@ class ContainerService(ContainerQueries, ContainerSignals):
             if len(found) > 1:
                 raise InvalidArgument(f"multiple IDs found with provided prefix: {ref}")
         raise NotFound(f"No such container: {ref}")
+
+    def running_ids(self) -> set[str]:
+        """The ids of the running containers (the image service refuses to delete their
+        images)."""
+        return {cid for cid, c in self._containers.items() if c.running or c.status == "restarting"}
 
     def _lock_of(self, c: Container) -> asyncio.Lock:
         return self._locks.setdefault(c.id, asyncio.Lock())
@@ -237,9 +260,13 @@ class ContainerService(ContainerQueries, ContainerSignals):
             data_dir = self._data_dir(cid)
             data_dir.mkdir(parents=True, mode=0o710)
             try:
+                c.mounts = await self.mounts.create(cid, config, host_config)
                 await asyncio.to_thread(prepare_container, self.store, cid, image_id)
                 await asyncio.to_thread(c.save, data_dir)
+                if self.networking is not None:  # --ip, --network-alias (containerports.py)
+                    await self.networking.created(c, body.get("NetworkingConfig"))
             except BaseException:
+                await self.mounts.remove(cid, points_of(c), volumes=True)
                 shutil.rmtree(data_dir, ignore_errors=True)
                 with contextlib.suppress(Exception):
                     await asyncio.to_thread(remove_container, self.store, cid)
@@ -247,16 +274,19 @@ class ContainerService(ContainerQueries, ContainerSignals):
             self._containers[cid] = c
             self._names[c.name] = cid
         log.info("created container %s (%s) from %s", cid[:12], c.name, image_ref)
+        self.events.container(c, "create")
         return cid, warnings
 
     def _check_host_config(self, hc: dict[str, Any]) -> list[str]:
         warnings: list[str] = []
         mode = hc.get("NetworkMode") or self.settings.default_network
-        if mode not in NETWORK_MODES:
+        if self.networking is not None:  # networks by name (containerports.py)
+            warnings += self.networking.check_mode(mode)
+        elif mode not in NETWORK_MODES:
             raise InvalidArgument(
                 f"network mode {mode!r} is not supported: use none, host, bridge or default"
             )
-        if mode in ("bridge", "default"):
+        elif mode in ("bridge", "default"):
             warnings.append(
                 f"network mode {mode!r}: container networking is not implemented yet; "
                 "the container gets its own network namespace with only a loopback interface"
@@ -275,9 +305,11 @@ class ContainerService(ContainerQueries, ContainerSignals):
             raise InvalidArgument(
                 f"logging driver {log_config.get('Type')!r} is not supported: use json-file"
             )
-        if hc.get("Init"):
-            warnings.append("Init is not supported yet: the command runs as the container's pid 1")
-        specgen.capabilities(hc)  # unknown capabilities fail at create, as with Docker
+        specprocess.check_host_config(hc, self.settings.init_path)
+        if not hc.get("Privileged"):  # as dockerd, inspect shows them
+            hc["MaskedPaths"], hc["ReadonlyPaths"] = specgen.system_paths(hc)
+        warnings += devices.check_resources(hc)
+        check_policy(hc)  # restart policy names, counts, --rm
         return warnings
 
     # -- start -------------------------------------------------------------------------
@@ -285,10 +317,11 @@ class ContainerService(ContainerQueries, ContainerSignals):
     async def start(self, ref: str) -> None:
         c = self._get(ref)
         async with self._lock_of(c):
-            if c.running:
+            if c.running or c.status == "restarting":
                 raise NotModified(f"container {c.id[:12]} is already running")
             if c.status in ("removing", "dead"):
                 raise Conflict(f"container {c.id[:12]} is {c.status}: it cannot be started")
+            self._started_by_user(c)  # restart count, manual stop and back-off start over
             await self._start(c)
 
     async def _start(self, c: Container) -> None:
@@ -302,6 +335,7 @@ class ContainerService(ContainerQueries, ContainerSignals):
             if not os.path.ismount(rootfs):
                 mount_container(self.store, c.id, rootfs)
             try:
+                copy_up(rootfs, points)  # an empty volume gets the image's files
                 hostname = specgen.hostname_of(c.id, c.config, mode)
                 specgen.write_etc_files(data_dir, hostname, mode)
                 workdir = str(c.config.get("WorkingDir") or "")
@@ -317,6 +351,8 @@ class ContainerService(ContainerQueries, ContainerSignals):
                     files=data_dir,
                     cgroups_path=self._cgroups_path(c.id),
                     network_mode=mode,
+                    init_path=self.settings.init_path,
+                    mount_points=points,
                 )
                 (bundle / "config.json").write_text(json.dumps(spec, indent=1))
                 (data_dir / "exit.json").unlink(missing_ok=True)
@@ -324,7 +360,20 @@ class ContainerService(ContainerQueries, ContainerSignals):
                 unmount_container(rootfs)
                 raise
 
-        await asyncio.to_thread(prepare)
+        points = await self.mounts.activate(c)
+        try:
+            await asyncio.to_thread(prepare)
+        except BaseException as e:
+            await self.mounts.deactivate(c)
+            # no spec (a --device or --group-add that does not resolve): end the waiting
+            # attaches and honour --rm, as when the runtime fails
+            c.error, c.exit_code = str(e), 128
+            for session in self._attaches.pop(c.id, []):
+                session.end()
+            if c.host_config.get("AutoRemove"):
+                self._spawn(self._auto_remove(c))
+            await self._save(c)
+            raise
         log_config = (c.host_config.get("LogConfig") or {}).get("Config") or {}
         opts = ShimOptions(
             container_id=c.id,
@@ -344,14 +393,23 @@ class ContainerService(ContainerQueries, ContainerSignals):
             pid = await spawn_shim(opts)
         except BaseException as e:
             await asyncio.to_thread(unmount_container, rootfs)
+            await self.mounts.deactivate(c)
             c.error = str(e)
-            if "executable file not found" in c.error or "no such file" in c.error.lower():
+            for session in self._attaches.pop(c.id, []):
+                session.end()
+            if c.host_config.get("AutoRemove"):  # as dockerd: --rm also when start fails
+                self._spawn(self._auto_remove(c))
+            low = c.error.lower()
+            if "executable file not found" in low or "no such file" in low:
                 c.exit_code = 127  # as dockerd: a command that cannot run is the caller's
+            elif "permission denied" in low:
+                c.exit_code = 126
+            else:
+                c.exit_code = 128
                 await self._save(c)
-                raise InvalidArgument(c.error) from e
-            c.exit_code = 128
+                raise
             await self._save(c)
-            raise
+            raise InvalidArgument(c.error) from e
         for session in self._attaches.pop(c.id, []):
             try:
                 await session.connect(self._sock(c.id))
@@ -359,6 +417,9 @@ class ContainerService(ContainerQueries, ContainerSignals):
                 log.warning("attach to %s failed: %s", c.id[:12], e)
                 session.end()
         try:
+            if self.networking is not None:  # its netns exists now: veth, ports, hosts
+                hostname = specgen.hostname_of(c.id, c.config, mode)
+                await self.networking.attach(c, pid, data_dir / "hosts", hostname)
             state = await protocol.call(self._sock(c.id), "start")
         except Exception as e:
             with contextlib.suppress(Exception):
@@ -376,6 +437,7 @@ class ContainerService(ContainerQueries, ContainerSignals):
         await self._save(c)
         self._monitor(c)
         log.info("started container %s, pid %d", c.id[:12], pid)
+        self.events.container(c, "start")
 
     def _monitor(self, c: Container) -> None:
         old = self._monitors.get(c.id)
@@ -408,6 +470,7 @@ class ContainerService(ContainerQueries, ContainerSignals):
         c.finished_unix = time.time()
         c.error = error
         c.exits += 1
+        restart_in = self._restart_decision(c)  # its restart policy (restarts.py)
         rootfs = self._bundle(c.id) / "rootfs"
 
         def cleanup() -> None:
@@ -418,28 +481,37 @@ class ContainerService(ContainerQueries, ContainerSignals):
             await asyncio.to_thread(cleanup)
         except Exception as e:
             log.warning("unmounting %s: %s", rootfs, e)
-        if error:
-            with contextlib.suppress(Exception):
-                await run_runtime(self._runtime, self._runtime_root, "delete", "--force",
-                                  c.id)  # fmt: skip
+        await self.mounts.deactivate(c)  # its volumes; an option volume's last user unmounts
+        if self.networking is not None:
+            await self.networking.release(c)  # published ports, endpoint links
+        if error:  # the shim died: its runtime state, cgroup and mount are stale
+            await self._clean_stale(c)
         await self._save(c)
         log.info("container %s exited with %d", c.id[:12], c.exit_code)
-        if c.host_config.get("AutoRemove"):
+        self.events.container_exit(c)  # oom (if it was), die
+        if restart_in is not None:
+            self._schedule_restart(c, restart_in)
+        elif c.host_config.get("AutoRemove"):
             self._spawn(self._auto_remove(c))
 
     async def _auto_remove(self, c: Container) -> None:
         async with self._lock_of(c):
             if c.id in self._containers and not c.running:
-                await self._remove_now(c)
+                await self._remove_now(c, volumes=True)  # --rm removes anonymous volumes
 
     # -- remove ------------------------------------------------------------------------
 
     async def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
-        del volumes  # no volumes yet
         c = self._get(ref)
         async with self._lock_of(c):
             if c.id not in self._containers:
                 raise NotFound(f"No such container: {ref}")
+            if c.status == "restarting" and not force:
+                raise Conflict(
+                    f"cannot remove container {c.name}: container is restarting: stop the "
+                    "container before removing or force remove"
+                )
+            await self._cancel_restart(c)
             if c.running:
                 if not force:
                     raise Conflict(
@@ -447,14 +519,15 @@ class ContainerService(ContainerQueries, ContainerSignals):
                         "container before removing or force remove"
                     )
                 exits = c.exits
+                await self._stopped_by_user(c)
                 await self._signal(c, signals.SIGKILL)
                 if not await self._wait_exit(c, exits, 30):
                     raise SystemFault(f"container {c.id[:12]} did not exit after SIGKILL")
             if c.status == "removing":
                 raise Conflict(f"removal of container {c.id[:12]} is already in progress")
-            await self._remove_now(c)
+            await self._remove_now(c, volumes)
 
-    async def _remove_now(self, c: Container) -> None:
+    async def _remove_now(self, c: Container, volumes: bool = False) -> None:
         c.status = "removing"
         await asyncio.to_thread(c.save, self._data_dir(c.id))
         bundle = self._bundle(c.id)
@@ -471,15 +544,18 @@ class ContainerService(ContainerQueries, ContainerSignals):
             shutil.rmtree(self._data_dir(c.id), ignore_errors=True)
 
         await asyncio.to_thread(drop)
+        await self.mounts.remove(c.id, points_of(c), volumes)  # -v: its anonymous volumes
         self._containers.pop(c.id, None)
         if self._names.get(c.name) == c.id:
             del self._names[c.name]
         self._locks.pop(c.id, None)
+        self._restarts.forget(c.id)
         for session in self._attaches.pop(c.id, []):
             session.end()
         async with self._changed:
             self._changed.notify_all()
         log.info("removed container %s", c.id[:12])
+        self.events.container(c, "destroy")
 
     # -- rename ------------------------------------------------------------------------
 
@@ -496,9 +572,10 @@ class ContainerService(ContainerQueries, ContainerSignals):
                     "to be able to reuse that name."
                 )
             del self._names[c.name]
-            c.name = wanted
+            old, c.name = c.name, wanted
             self._names[wanted] = c.id
             await self._save(c)
+        self.events.container(c, "rename", {"oldName": old})
 
 
 def resolve_runtime(runtime: str) -> str:

@@ -18,6 +18,7 @@ from dockyard.errors import Conflict, InvalidArgument, NotFound, NotModified, Sy
 from dockyard.shim import protocol
 
 from .containerrecord import Container
+from .events import EventLog
 from .shims import run_runtime
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ class ContainerSignals:
         _containers: dict[str, Container]
         _changed: asyncio.Condition
         _runtime: str
+        events: EventLog
 
         @property
         def _runtime_root(self) -> Path: ...
@@ -61,11 +63,20 @@ class ContainerSignals:
 
         async def _start(self, c: Container) -> None: ...
 
+        async def _stopped_by_user(self, c: Container, sig: int | None = None) -> None: ...
+
+        async def _cancel_restart(self, c: Container) -> bool: ...
+
+        def _started_by_user(self, c: Container) -> None: ...
+
     async def stop(self, ref: str, timeout: int | None = None, signal: str | None = None) -> None:
         c = self._get(ref)
         async with self._lock_of(c):
+            if await self._cancel_restart(c):  # restarting: it stays exited
+                return
             if not c.running:
                 raise NotModified(f"container {c.id[:12]} is not running")
+            await self._stopped_by_user(c)  # no restart policy brings it back
             await self._stop(c, timeout, signal)
 
     async def _stop(self, c: Container, timeout: int | None, signal: str | None) -> None:
@@ -79,18 +90,19 @@ class ContainerSignals:
         await self._signal(c, sig)
         if timeout < 0:
             await self._wait_exit(c, exits, None)
-            return
-        if not await self._wait_exit(c, exits, timeout):
+        elif not await self._wait_exit(c, exits, timeout):
             log.info("container %s did not stop in %ds: killing it", c.id[:12], timeout)
             await self._signal(c, signals.SIGKILL)
             if not await self._wait_exit(c, exits, 30):
                 raise SystemFault(f"container {c.id[:12]} did not exit after SIGKILL")
+        self.events.container(c, "stop")
 
     async def _signal(self, c: Container, sig: int) -> None:
         try:
             await protocol.call(self._sock(c.id), "kill", signal=sig)
         except (NotFound, Conflict):
             return  # exiting already
+        self.events.container(c, "kill", {"signal": str(sig)})
         if c.status == "paused" and sig == signals.SIGKILL:
             with contextlib.suppress(SystemFault):
                 await run_runtime(self._runtime, self._runtime_root, "resume", c.id)
@@ -109,16 +121,25 @@ class ContainerSignals:
     async def kill(self, ref: str, signal: str = "KILL") -> None:
         c = self._get(ref)
         sig = parse_signal(signal or "KILL")
+        if c.status == "restarting":
+            async with self._lock_of(c):  # not while a restart is under way
+                if await self._cancel_restart(c):
+                    return
         if not c.running:
             raise Conflict(f"Container {c.id} is not running")
+        await self._stopped_by_user(c, sig)
         await self._signal(c, sig)
 
     async def restart(self, ref: str, timeout: int | None = None) -> None:
         c = self._get(ref)
         async with self._lock_of(c):
+            await self._cancel_restart(c)
             if c.running:
+                await self._stopped_by_user(c)
                 await self._stop(c, timeout, None)
+            self._started_by_user(c)
             await self._start(c)
+        self.events.container(c, "restart")
 
     async def wait(self, ref: str, condition: str = "not-running") -> dict[str, Any]:
         c = self._get(ref)
@@ -127,7 +148,11 @@ class ContainerSignals:
         if condition == "not-running":
 
             def done() -> bool:
-                return not c.running and c.status != "removing"
+                # a restarting container (dockerd: Running) is waited for until it stops
+                # or exits once more
+                if c.status == "removing":
+                    return False
+                return not (c.running or c.status == "restarting") or c.exits > exits
         elif condition == "next-exit":
 
             def done() -> bool:
@@ -152,6 +177,7 @@ class ContainerSignals:
             await run_runtime(self._runtime, self._runtime_root, "pause", c.id)
             c.status = "paused"
             await self._save(c)
+        self.events.container(c, "pause")
 
     async def unpause(self, ref: str) -> None:
         c = self._get(ref)
@@ -161,3 +187,4 @@ class ContainerSignals:
             await run_runtime(self._runtime, self._runtime_root, "resume", c.id)
             c.status = "running"
             await self._save(c)
+        self.events.container(c, "unpause")

@@ -15,7 +15,7 @@ import builtins
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -28,7 +28,7 @@ from dockyard.images.imagestore import ImageStore
 from dockyard.images.importing import import_rootfs, parse_change
 from dockyard.images.inspect import inspect_image, repo_digests
 from dockyard.images.listing import ImageSummary, ImagesUsage, disk_usage, list_images
-from dockyard.images.names import normalize_name, normalize_tag
+from dockyard.images.names import familiar_name, normalize_name, normalize_tag
 from dockyard.images.remove import prune_images, remove_image
 from dockyard.store import ImageRecord
 
@@ -63,9 +63,16 @@ class LocalImage:
 class ImageService:
     """The Engine API's image backend (see the module doc)."""
 
-    def __init__(self, store: ImageStore, events: EventLog | None = None) -> None:
+    def __init__(
+        self,
+        store: ImageStore,
+        events: EventLog | None = None,
+        running_containers: Callable[[], Collection[str]] = frozenset,
+    ) -> None:
         self.store = store
         self.events = events or EventLog()
+        # the ids of the running containers: their images cannot be deleted
+        self.running_containers = running_containers
         self._lock = asyncio.Lock()
         self._saves = 0
         self._idle = asyncio.Event()  # set while no save is running
@@ -139,6 +146,7 @@ class ImageService:
             with self.store.lock:
                 image_id = self.store.resolve(name)
                 self.store.metadata.tag(target, image_id)
+            self.events.image(str(image_id), "tag", familiar_name(target))
             return target
 
         return await self._change(run)
@@ -147,9 +155,13 @@ class ImageService:
         self, name: str, *, force: bool = False, noprune: bool = False
     ) -> builtins.list[dict[str, str]]:
         """``docker rmi``: Docker's ``[{"Untagged": ...}, {"Deleted": ...}]``."""
+        image_id = await asyncio.to_thread(self._image_id, name)  # for the events
+        running = frozenset(self.running_containers())
         removed = await self._change(
-            lambda: remove_image(self.store, name, force=force, prune=not noprune), removes=True
+            lambda: remove_image(self.store, name, force=force, prune=not noprune, running=running),
+            removes=True,
         )
+        self.events.removed(image_id, removed.untagged, removed.deleted)
         return removed.docker()
 
     async def prune(self, filters: Mapping[str, Sequence[str]] | None = None) -> dict[str, Any]:
@@ -177,6 +189,8 @@ class ImageService:
         deleted: builtins.list[dict[str, str]] = []
         for removed in pruned.deleted:
             deleted += removed.docker()
+            if removed.deleted:
+                self.events.removed(removed.deleted[0], removed.untagged, removed.deleted)
         return {"ImagesDeleted": deleted or None, "SpaceReclaimed": pruned.bytes_freed}
 
     async def load(self, body: AsyncIterator[bytes], *, quiet: bool = False) -> builtins.list[str]:
@@ -186,7 +200,10 @@ class ImageService:
 
         def run(pipe: BodyPipe) -> builtins.list[str]:
             with buffered_reader(pipe) as reader:
-                return archive.load(self.store, reader)
+                loaded = archive.load(self.store, reader)
+            for image_id in dict.fromkeys(str(self.store.resolve(n)) for n in loaded):
+                self.events.image(image_id, "load")
+            return loaded
 
         return await self._from_body(body, run)
 
@@ -209,9 +226,11 @@ class ImageService:
 
         def run(pipe: BodyPipe) -> str:
             with buffered_reader(pipe) as reader:
-                return import_rootfs(
+                image_id = import_rootfs(
                     self.store, reader, names, parsed, message=message, platform=target
                 )
+            self.events.image(str(image_id), "import")
+            return image_id
 
         return await self._from_body(body, run)
 
@@ -220,8 +239,7 @@ class ImageService:
         first chunk; a client that stops reading stops the save."""
         if not names:
             raise InvalidArgument("nothing to save: name at least one image")
-        for name in names:
-            await asyncio.to_thread(self.store.resolve, name)
+        ids = [str(await asyncio.to_thread(self.store.resolve, name)) for name in names]
         pipe = ChunkPipe(asyncio.get_running_loop())
 
         def run() -> None:
@@ -244,7 +262,16 @@ class ImageService:
             pipe.abort()
             await asyncio.gather(thread, return_exceptions=True)
             raise
+        for image_id in dict.fromkeys(ids):
+            self.events.image(image_id, "save")
         return _chunks(pipe, first)
+
+    def _image_id(self, name: str) -> str:
+        """The id ``name`` resolves to, or "" (the verb itself says what is wrong)."""
+        try:
+            return str(self.store.resolve(name))
+        except DockyardError:
+            return ""
 
     def _save_ended(self, _: asyncio.Future[None]) -> None:
         self._saves -= 1

@@ -1,37 +1,35 @@
 """The OCI runtime config of a container: image config + create body, Docker's defaults.
 
 ``container_spec`` is pure apart from reading the container's rootfs (for user names
-and supplementary groups); ``write_etc_files`` makes /etc/hostname, /etc/hosts and
-/etc/resolv.conf in the container's data dir, which the spec bind-mounts.
+and supplementary groups) and the host's /dev (devices: ``devices.py``); the process part
+(capabilities, security options, init, rlimits) is ``specprocess.py``. ``write_etc_files``
+makes /etc/hostname, /etc/hosts and /etc/resolv.conf in the container's data dir, which
+the spec bind-mounts.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from dockyard.errors import InvalidArgument, NotFound, NotSupported
+from dockyard.errors import InvalidArgument, NotFound
 
+from . import devices as host_devices
+from . import mountspecs, specprocess
+from .containerrecord import MountPoint
+from .specprocess import (
+    INIT_IN_CONTAINER,
+    find_init,
+    init_mount,
+    process_spec,
+    security_options,
+)
+
+ALL_CAPS = specprocess.ALL_CAPS  # execspec reads the list here
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-DEFAULT_CAPS = (
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
-    "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
-)  # fmt: skip
-ALL_CAPS = (
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
-    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
-    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
-    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
-    "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
-)  # fmt: skip
 MASKED_PATHS = (
     "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
     "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
@@ -136,64 +134,26 @@ def resolve_user(rootfs: Path, user: str) -> tuple[int, int, list[int]]:
     return uid, gid, extra
 
 
-def capabilities(host_config: Mapping[str, Any]) -> list[str]:
-    if host_config.get("Privileged"):
-        return list(ALL_CAPS)
-    caps = list(DEFAULT_CAPS)
-
-    def norm(c: str) -> str:
-        c = c.upper()
-        return c if c.startswith("CAP_") or c == "ALL" else "CAP_" + c
-
-    adds = [norm(c) for c in host_config.get("CapAdd") or []]
-    drops = [norm(c) for c in host_config.get("CapDrop") or []]
-    for c in [*adds, *drops]:
-        if c != "ALL" and c not in ALL_CAPS:
-            raise InvalidArgument(f"unknown capability: {c!r}")
-    if "ALL" in adds:
-        caps = list(ALL_CAPS)
-    else:
-        caps += [c for c in adds if c not in caps]
-    if "ALL" in drops:
-        caps = [c for c in adds if c != "ALL"] if "ALL" not in adds else []
-    else:
-        caps = [c for c in caps if c not in drops]
-    return caps
+def _user_mounts(
+    host_config: Mapping[str, Any], points: Sequence[MountPoint] | None
+) -> list[dict[str, Any]]:
+    """Binds, volumes and tmpfs mounts (``engine/mounts.py`` resolves the mount points;
+    without them, the binds of ``HostConfig.Binds``)."""
+    if points is None:
+        points = mountspecs.bind_points(host_config)
+    return mountspecs.oci_mounts(points, host_config.get("Tmpfs"))
 
 
-def _user_mounts(host_config: Mapping[str, Any]) -> list[dict[str, Any]]:
-    out = []
-    for bind in host_config.get("Binds") or []:
-        parts = bind.split(":")
-        if len(parts) < 2 or len(parts) > 3:
-            raise InvalidArgument(f"invalid bind {bind!r}: use /host/path:/container/path[:ro]")
-        src, dst = parts[0], parts[1]
-        opts = parts[2].split(",") if len(parts) == 3 else []
-        if not src.startswith("/"):
-            raise NotSupported(f"bind {bind!r}: named volumes are not supported yet")
-        if not dst.startswith("/"):
-            raise InvalidArgument(f"invalid bind {bind!r}: the container path must be absolute")
-        if not os.path.exists(src):
-            os.makedirs(src, 0o755, exist_ok=True)  # as dockerd does for -v
-        mode = "ro" if "ro" in opts else "rw"
-        propagation = next((o for o in opts if o.endswith(("private", "shared", "slave"))), "")
-        options = ["rbind", mode] + ([propagation] if propagation else ["rprivate"])
-        out.append({"destination": dst, "type": "bind", "source": src, "options": options})
-    for dst, raw in (host_config.get("Tmpfs") or {}).items():
-        opts = [o for o in str(raw).split(",") if o]
-        out.append({"destination": dst, "type": "tmpfs", "source": "tmpfs",
-                    "options": ["nosuid", "noexec", "nodev", *opts]})  # fmt: skip
-    return out
-
-
-def _resources(host_config: Mapping[str, Any]) -> dict[str, Any]:
+def _resources(
+    host_config: Mapping[str, Any], device_rules: list[dict[str, Any]]
+) -> dict[str, Any]:
     res: dict[str, Any] = {}
     memory: dict[str, int] = {}
     if host_config.get("Memory"):
         memory["limit"] = int(host_config["Memory"])
         swap = host_config.get("MemorySwap")
         if swap:
-            memory["swap"] = int(swap)
+            memory["swap"] = int(swap)  # -1: unlimited swap
         elif swap is None or swap == 0:
             memory["swap"] = 2 * memory["limit"]  # Docker's default: as much swap as memory
     if host_config.get("MemoryReservation"):
@@ -220,6 +180,8 @@ def _resources(host_config: Mapping[str, Any]) -> dict[str, Any]:
         res["cpu"] = cpu
     if host_config.get("PidsLimit"):
         res["pids"] = {"limit": int(host_config["PidsLimit"])}
+    if host_config.get("BlkioWeight"):
+        res["blockIO"] = {"weight": int(host_config["BlkioWeight"])}
     if host_config.get("Privileged"):
         res["devices"] = [{"allow": True, "access": "rwm"}]
     else:
@@ -232,15 +194,23 @@ def _resources(host_config: Mapping[str, Any]) -> dict[str, Any]:
         for d in res["devices"]:
             if d.get("major") is not None and d.get("minor") is None:
                 d.pop("minor")
+        res["devices"] += device_rules  # --device mappings
     return res
 
 
-def _rlimits(host_config: Mapping[str, Any]) -> list[dict[str, Any]]:
-    out = []
-    for u in host_config.get("Ulimits") or []:
-        name = str(u.get("Name", "")).upper()
-        out.append({"type": f"RLIMIT_{name}", "soft": int(u["Soft"]), "hard": int(u["Hard"])})
-    return out
+def system_paths(host_config: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """``MaskedPaths`` and ``ReadonlyPaths`` as dockerd fills them at create: none for a
+    privileged container or ``systempaths=unconfined``, else the body's or the defaults."""
+    if host_config.get("Privileged"):
+        return [], []
+    if security_options(host_config.get("SecurityOpt")).unconfined_paths:
+        return [], []
+    masked = host_config.get("MaskedPaths")
+    readonly = host_config.get("ReadonlyPaths")
+    return (
+        list(MASKED_PATHS if masked is None else masked),
+        list(READONLY_PATHS if readonly is None else readonly),
+    )
 
 
 def hostname_of(container_id: str, config: Mapping[str, Any], network_mode: str) -> str:
@@ -260,8 +230,11 @@ def container_spec(
     files: Path,
     cgroups_path: str,
     network_mode: str,
+    init_path: str = "",
+    mount_points: Sequence[MountPoint] | None = None,
 ) -> dict[str, Any]:
-    """The OCI config.json of a container (``files``: its hostname/hosts/resolv.conf)."""
+    """The OCI config.json of a container (``files``: its hostname/hosts/resolv.conf;
+    ``init_path``: the host's init binary, used when ``HostConfig.Init`` is set)."""
     privileged = bool(host_config.get("Privileged"))
     hostname = hostname_of(container_id, config, network_mode)
     env = list(config.get("Env") or [])
@@ -271,47 +244,37 @@ def container_spec(
         env.append(f"HOSTNAME={hostname}")
     if config.get("Tty") and not any(e.startswith("TERM=") for e in env):
         env.append("TERM=xterm")
-    uid, gid, extra = resolve_user(rootfs, str(config.get("User") or ""))
-    caps = capabilities(host_config)
-    user: dict[str, Any] = {"uid": uid, "gid": gid}
-    if extra:
-        user["additionalGids"] = extra
-    process = {
-        "terminal": bool(config.get("Tty")),
-        "user": user,
-        "args": command_of(config),
-        "env": env,
-        "cwd": config.get("WorkingDir") or "/",
-        "capabilities": {
-            "bounding": caps,
-            "effective": caps if uid == 0 else [],
-            "permitted": caps if uid == 0 else [],
-        },
-        "noNewPrivileges": False,
-        "oomScoreAdj": 0,
-    }
-    rlimits = _rlimits(host_config)
-    if rlimits:
-        process["rlimits"] = rlimits
+    devices, device_rules = host_devices.container_devices(host_config)
+    args = command_of(config)
+    if host_config.get("Init"):
+        args = [INIT_IN_CONTAINER, "--", *args]
+    user = resolve_user(rootfs, str(config.get("User") or ""))
+    process = process_spec(config, host_config, args=args, env=env, user=user, rootfs=rootfs)
     mounts = default_mounts(privileged)
     etc_opts = ["rbind", "rprivate"] + (["ro"] if host_config.get("ReadonlyRootfs") else [])
     for name in ("resolv.conf", "hostname", "hosts"):
         mounts.append({"destination": f"/etc/{name}", "type": "bind",
                        "source": str(files / name), "options": etc_opts})  # fmt: skip
-    user_mounts = _user_mounts(host_config)
+    user_mounts = _user_mounts(host_config, mount_points)
     taken = {m["destination"] for m in user_mounts}
     mounts = [m for m in mounts if m["destination"] not in taken] + user_mounts
+    if host_config.get("Init"):
+        mounts.append(init_mount(find_init(init_path)))
     namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount")]
     if network_mode != "host":
         namespaces.append({"type": "network"})
     linux: dict[str, Any] = {
         "namespaces": namespaces,
-        "resources": _resources(host_config),
+        "resources": _resources(host_config, device_rules),
         "cgroupsPath": cgroups_path,
     }
-    if not privileged:
-        linux["maskedPaths"] = list(MASKED_PATHS)
-        linux["readonlyPaths"] = list(READONLY_PATHS)
+    if devices:
+        linux["devices"] = devices
+    masked, readonly = system_paths(host_config)
+    if masked:
+        linux["maskedPaths"] = masked
+    if readonly:
+        linux["readonlyPaths"] = readonly
     if host_config.get("Sysctls"):
         linux["sysctl"] = {str(k): str(v) for k, v in host_config["Sysctls"].items()}
     spec: dict[str, Any] = {

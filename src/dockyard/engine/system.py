@@ -83,6 +83,7 @@ class SystemInfo:
     system_time: str
     warnings: tuple[str, ...] = ()
     labels: tuple[str, ...] = field(default=())
+    events_listeners: int = 0
 
 
 class SystemService:
@@ -94,7 +95,9 @@ class SystemService:
         settings: SystemSettings,
         image_count: Callable[[], int] | None = None,
         container_statuses: Callable[[], Awaitable[list[str]]] | None = None,
+        events_listeners: Callable[[], int] | None = None,
     ) -> None:
+        self._events_listeners = events_listeners
         self.settings = settings
         self._image_count = image_count
         self._container_statuses = container_statuses
@@ -144,6 +147,7 @@ class SystemService:
             no_proxy=s.no_proxy,
             debug=s.debug,
             system_time=datetime.now(UTC).astimezone().isoformat(),
+            events_listeners=self._events_listeners() if self._events_listeners else 0,
         )
 
 

@@ -4,7 +4,8 @@ Rules (Docker's, see ``remove_image``): a name that is one of several only loses
 name; the last name of an image, or an id, deletes the image, then every layer and blob
 that nothing uses any more. Refused, with the store left exactly as it was (every
 check runs before the first change): deleting an image a container uses without
-``force`` (forced, the image goes and the container keeps its layers, as in Docker), an
+``force`` (forced, the image goes and the container keeps its layers, as in Docker; the
+image of a *running* container never goes: forced, its last name is only untagged), an
 id tagged in several repositories without ``force``, and an id of an image that a
 committed child image names as its parent (never forced; its last name can go, the
 image stays).
@@ -12,7 +13,7 @@ image stays).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
 from dockyard.errors import Conflict, InvalidArgument, NotFound
@@ -64,25 +65,42 @@ def _as_name(store: ImageStore, ref: str) -> str | None:
 
 
 def remove_image(
-    store: ImageStore, ref: str, *, force: bool = False, prune: bool = True
+    store: ImageStore,
+    ref: str,
+    *,
+    force: bool = False,
+    prune: bool = True,
+    running: Collection[str] = (),
 ) -> Removed:
-    """Remove the name or the image ``ref`` names (see the module doc)."""
+    """Remove the name or the image ``ref`` names (see the module doc); ``running``: the
+    ids of the running containers (their image cannot go, not even forced)."""
     with store.lock:
         name = _as_name(store, ref)
         image = store.image(ref)
         in_use = users(store, image.id)
+        live = [cid for cid in in_use if cid in running]
         if name is not None and len(image.names) > 1:
             store.metadata.untag(name)
             return Removed(untagged=(name,))
         if name is not None and in_use and not force:
             raise Conflict(
-                f"unable to remove repository reference {ref!r} (must force) - container "
-                f"{in_use[0][:12]} is using its referenced image {image.id.short}"
+                f'conflict: unable to remove repository reference "{ref}" (must force) - '
+                f"container {in_use[0][:12]} is using its referenced image {image.id.short}"
+            )
+        if name is not None and live:
+            # dockerd: forced, the last name goes and the image stays for the running
+            # container, quietly (the hard conflict is not reported after an untag)
+            store.metadata.untag(name)
+            return Removed(untagged=(name,))
+        if name is None and live:
+            raise Conflict(
+                f"conflict: unable to delete {image.id.short} (cannot be forced) - image is"
+                f" being used by running container {live[0][:12]}"
             )
         if name is None and in_use and not force:
             raise Conflict(
-                f"unable to delete {image.id.short} (must be forced) - image is being used"
-                f" by container {in_use[0][:12]}"
+                f"conflict: unable to delete {image.id.short} (must be forced) - image is"
+                f" being used by stopped container {in_use[0][:12]}"
             )
         if name is None and not force and len({repository_of(n) for n in image.names}) > 1:
             raise Conflict(
@@ -99,8 +117,8 @@ def remove_image(
                 f"unable to delete {image.id.short} (cannot be forced) - image has dependent"
                 f" child images ({dependents[0].id.short}); remove those first"
             )
-        # forced past a container that uses it (a stopped one: the engine refuses running
-        # ones first), the image goes and the container keeps its layers, as in Docker
+        # forced past a stopped container that uses it, the image goes and the container
+        # keeps its layers, as in Docker
         return _delete(store, image, prune=prune, detach=bool(in_use))
 
 

@@ -55,10 +55,15 @@ ALLOWED_DEVICES = [
 def _resources(spec: Spec) -> dict[str, object]:
     res = dict(spec.resources)
     devices = list(res.get("devices") or [])
+    # a node the config gives its own rule for keeps that rule's access (docker's
+    # --device /dev/x:r); a node without one is usable in full
+    ruled = {(r.get("type"), r.get("major"), r.get("minor")) for r in devices}
     devices += ALLOWED_DEVICES
     for d in spec.devices:
         if d["type"] in ("c", "b", "u"):
             kind = "c" if d["type"] == "u" else d["type"]
+            if (kind, d["major"], d["minor"]) in ruled:
+                continue
             rule = {"allow": True, "type": kind, "major": d["major"], "minor": d["minor"]}
             devices.append({**rule, "access": "rwm"})
     res["devices"] = devices

@@ -36,14 +36,14 @@ def lookup_executable(proc: Process) -> str:
     if "/" in name:
         path = name if name.startswith("/") else os.path.join(proc.cwd, name)
         if not os.path.exists(path):
-            raise NotFound(f"exec {name!r}: no such file in the container")
+            raise NotFound(f'exec: "{name}": stat {name}: no such file or directory')
         return path
     path_var = next((e[5:] for e in proc.env if e.startswith("PATH=")), DEFAULT_PATH)
     for d in path_var.split(":"):
         candidate = os.path.join(d or ".", name)
         if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
-    raise NotFound(f'exec {name!r}: executable file not found in $PATH ("{path_var}")')
+    raise NotFound(f'exec: "{name}": executable file not found in $PATH ({path_var})')
 
 
 def enter_cwd(proc: Process) -> None:

@@ -8,6 +8,12 @@ stdout, stderr). After the answer to ``attach`` the connection carries frames bo
 an 8-byte header ``[stream, 0, 0, 0, size (big-endian u32)]`` and ``size`` bytes;
 stream 0 is stdin data (client to shim), ``CLOSE_STDIN`` closes stdin, 1 and 2 are
 stdout and stderr (shim to client). The shim closes the connection at the end of output.
+
+``exec`` (id, process: a whole OCI process, stdin, stdout, stderr, height, width) runs
+another process in the container (``execs.py``); after its answer (``pid``, ``tty``) the
+connection carries frames as after ``attach``, for that process only, and ends with one
+``EXIT`` frame whose data is ``{"exit_code": N}``. ``resize`` and ``kill`` with an
+``exec`` key act on that exec instead of the container.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ STDIN = 0
 STDOUT = 1
 STDERR = 2
 CLOSE_STDIN = 4
+EXIT = 5  # the last frame of an exec: {"exit_code": N}
 HEADER = struct.Struct(">BxxxI")
 LINE_LIMIT = 1 << 20
 

@@ -20,6 +20,7 @@ from typing import Any
 from dockyard._internal.atomicfile import write_atomic
 
 from . import protocol, stdio
+from .execs import ExecProcesses
 from .logs import JsonFileWriter, rfc3339_nano
 from .main import Args, Creating
 
@@ -62,6 +63,7 @@ class Shim:
         self.stdin_transport: asyncio.WriteTransport | None = None
         self.open_outputs: set[int] = set()
         self.logs = JsonFileWriter(Path(args.log_file), args.log_max_size, args.log_max_file)
+        self.execs = ExecProcesses(self)  # ``exec`` requests (shim/execs.py)
 
     # -- set-up ------------------------------------------------------------------------
 
@@ -89,6 +91,7 @@ class Shim:
             await asyncio.wait_for(self.drained.wait(), DRAIN_TIMEOUT)
         except TimeoutError:
             log.warning("output still open %.0fs after the exit", DRAIN_TIMEOUT)
+        await self.execs.shutdown()
         self.logs.close()
         assert self.exit is not None
         write_atomic(
@@ -144,18 +147,9 @@ class Shim:
     # -- output, exit ------------------------------------------------------------------
 
     def _output(self, fd: int, stream: int) -> None:
-        try:
-            data = os.read(fd, 65536)
-        except BlockingIOError:
-            return
-        except OSError:  # EIO: the pty's last slave closed
-            data = b""
+        loop = asyncio.get_running_loop()
+        data = stdio.read_output(fd, self.open_outputs, loop, self.drained)
         if not data:
-            asyncio.get_running_loop().remove_reader(fd)
-            os.close(fd)
-            self.open_outputs.discard(fd)
-            if not self.open_outputs:
-                self.drained.set()
             return
         self.logs.write(stream, data)
         message = protocol.frame(stream, data)
@@ -177,6 +171,8 @@ class Shim:
             future = self.children.pop(pid, None)
             if future is not None and not future.done():
                 future.set_result(code)
+            elif future is None and pid != self.pid:
+                self.execs.reaped(pid, code)  # an exec's process, re-parented to us
 
     def _exited(self, code: int) -> None:
         oom = False
@@ -257,6 +253,8 @@ class Shim:
         self, req: dict[str, Any], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> dict[str, Any] | None:
         op = req.get("op")
+        if op == "exec" or req.get("exec"):
+            return await self.execs.handle(req, reader, writer)
         if op == "state":
             return {"ok": True, **self._state()}
         if op == "start":

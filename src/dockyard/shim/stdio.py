@@ -20,6 +20,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import socket
     import threading
+    from typing import Any
 
 
 class ContainerStdio:
@@ -134,6 +135,25 @@ def resize(master: int, height: int, width: int) -> None:
     import termios
 
     fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
+
+
+def read_output(fd: int, open_fds: set[int], loop: Any, drained: Any) -> bytes:
+    """What the output ``fd`` (watched by ``loop``) has now, b"" if nothing. At its end
+    (EOF, or EIO once a pty's last slave closed) the fd is unwatched, closed and dropped
+    from ``open_fds``; ``drained`` (an event) is set when it was the last one."""
+    try:
+        data = os.read(fd, 65536)
+    except BlockingIOError:
+        return b""
+    except OSError:
+        data = b""
+    if not data:
+        loop.remove_reader(fd)
+        os.close(fd)
+        open_fds.discard(fd)
+        if not open_fds:
+            drained.set()
+    return data
 
 
 def read_available(fd: int, limit: int = 65536) -> bytes:

@@ -5,7 +5,8 @@ whatever is installed) with everything under one ``dyt-daemon-*`` temp dir and t
 ``<dir>/dyt-<hex>.sock``, and waits until ``/_ping`` answers. ``docker(...)`` runs the real
 docker CLI against it with a private ``DOCKER_CONFIG``. ``stop()`` sends SIGTERM and
 checks the daemon exited 0 and removed its socket and pidfile; ``cleanup()`` removes the
-dir (the fixtures call both).
+dir (the fixtures call both). ``kill9()`` crashes it (SIGKILL, the shims live on) and
+``restart()`` starts it again on the same dirs and socket.
 """
 
 from __future__ import annotations
@@ -105,8 +106,22 @@ class Daemon:
             "--pidfile", str(self.pidfile),
             "--config-file", str(self.config_file),
             "--cgroup-parent", self.cgroup_parent,
+            *self._no_default_bridge(extra),
             *extra,
         ]  # fmt: skip
+
+    def _no_default_bridge(self, extra: tuple[str, ...]) -> list[str]:
+        """``--bridge none`` unless the test names a bridge (flag or daemon.json): daemons
+        of parallel tests would otherwise share ``dockyard0`` with clashing addresses, and
+        every container would make host links. Tests of the default bridge pass
+        ``config={"bridge": "dyt-...", "bip": "10.x.y.1/24"}``."""
+        if any(a in ("-b", "--bridge") or a.startswith("--bridge=") for a in extra):
+            return []
+        try:
+            configured = "bridge" in json.loads(self.config_file.read_text() or "{}")
+        except (OSError, ValueError):
+            configured = False
+        return [] if configured else ["--bridge", "none"]
 
     @classmethod
     def prepare(cls, config: Mapping[str, Any] | None = None, base: Path | None = None) -> Daemon:
@@ -225,6 +240,21 @@ class Daemon:
             if left.exists():
                 raise DaemonFailed(f"dockyardd left {left} behind")
         return rc
+
+    def kill9(self) -> None:
+        """SIGKILL the daemon process alone, as a crash would: its containers' shims (in
+        their own sessions) and the socket and pidfile stay behind."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def restart(self, *extra: str) -> None:
+        """Start the daemon again on the same dirs and socket (after ``stop`` or
+        ``kill9``), with ``extra`` flags or those of the last launch."""
+        if self.proc is not None and self.proc.poll() is None:
+            raise DaemonFailed("dockyardd is still running: stop or kill9 it first")
+        self.launch(*(extra or self.args))
+        self.wait_ready()
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -29,7 +29,7 @@ def test_host_resolution_order() -> None:
     assert resolve_host(None, {"DOCKER_HOST": "unix:///d.sock"}) == "unix:///d.sock"
     assert resolve_host(None, {}) == "unix:///run/dockyard.sock"
     assert socket_path("unix:///run/x.sock") == "/run/x.sock"
-    with pytest.raises(InvalidHost, match="TCP \\(and TLS\\) hosts are not supported yet"):
+    with pytest.raises(InvalidHost, match="a TCP host needs TLS"):
         socket_path("tcp://10.0.0.1:2376")
 
 

@@ -42,14 +42,13 @@ def _older(version: str | None, than: str) -> bool:
 
 
 def _mount(m: MountPoint) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "Type": m.type,
-        "Source": m.source,
-        "Destination": m.destination,
-        "Mode": m.mode,
-        "RW": m.rw,
-        "Propagation": m.propagation,
-    }
+    doc: dict[str, Any] = {"Type": m.type}
+    if m.name:  # Name and Driver are omitted (omitempty) for binds and tmpfs
+        doc["Name"] = m.name
+    doc.update({"Source": m.source, "Destination": m.destination})
+    if m.driver:
+        doc["Driver"] = m.driver
+    doc.update({"Mode": m.mode, "RW": m.rw, "Propagation": m.propagation})
     return doc
 
 
@@ -175,6 +174,8 @@ _HOST_CONFIG_DEFAULTS: dict[str, Any] = {
     "PidsLimit": None,
     "Ulimits": None,
     "Init": None,
+    "MaskedPaths": None,
+    "ReadonlyPaths": None,
 }
 
 

@@ -20,17 +20,16 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from dockyard._internal.detachkeys import DEFAULT_DETACH_KEYS, EscapeScanner, parse_detach_keys
+from dockyard._internal.detachkeys import DEFAULT_DETACH_KEYS, parse_detach_keys
 from dockyard.api.filters import parse_filters
 from dockyard.api.models import containers as models
 from dockyard.api.router import Hijack, Request, Response, Router, empty, json_response
-from dockyard.engine.containers import AttachSession, ContainerService, ContainerView
+from dockyard.api.stdiopump import AttachPump, terminal_size
+from dockyard.engine.containers import ContainerService, ContainerView
 from dockyard.errors import DockyardError, InvalidArgument, NotFound
 from dockyard.images.config import parse_time
 
 log = logging.getLogger(__name__)
-
-READ_SIZE = 32 * 1024
 
 #: the filters of ``GET /containers/json`` (Docker's ``acceptedPsFilterTags``)
 PS_FILTERS = frozenset(
@@ -79,7 +78,14 @@ def register(router: Router, containers: ContainerService) -> None:
             limit=-1 if limit is None or limit <= 0 else limit,
             size=req.q_bool("size"),
         )
-        return json_response([models.container_summary(v) for v in found])
+        docs = [models.container_summary(v) for v in found]
+        networking = getattr(containers, "networking", None)
+        if networking is not None:  # networks and published ports (models/networks.py)
+            from dockyard.api.models.networks import fill_summary
+
+            for doc in docs:
+                fill_summary(doc, networking)
+        return json_response(docs)
 
     @router.route("POST", "/containers/prune")
     async def prune(req: Request) -> Response:
@@ -92,7 +98,13 @@ def register(router: Router, containers: ContainerService) -> None:
     @router.route("GET", "/containers/{id}/json")
     async def inspect_container(req: Request, id: str) -> Response:
         view = await containers.inspect(id, size=req.q_bool("size"))
-        return json_response(models.container_inspect(view, req.version))
+        doc = models.container_inspect(view, req.version)
+        networking = getattr(containers, "networking", None)  # fakes in tests have none
+        if networking is not None:  # endpoints and ports (models/networks.py)
+            from dockyard.api.models.networks import fill_container
+
+            fill_container(doc, networking, view.id)
+        return json_response(doc)
 
     @router.route("POST", "/containers/{id}/start")
     async def start(req: Request, id: str) -> Response:
@@ -181,10 +193,7 @@ def register(router: Router, containers: ContainerService) -> None:
 
     @router.route("POST", "/containers/{id}/resize")
     async def resize(req: Request, id: str) -> Response:
-        height, width = req.q_int("h", 0) or 0, req.q_int("w", 0) or 0
-        if height < 0 or width < 0:
-            raise InvalidArgument("resize: height and width must be positive numbers")
-        await containers.resize(id, height, width)
+        await containers.resize(id, *terminal_size(req))
         return empty(200)
 
     @router.route("POST", "/containers/{id}/pause")
@@ -350,79 +359,6 @@ def _copy_out(body: AsyncIterator[bytes]) -> Any:
                     writer.write_eof()
 
     return run
-
-
-# -- attach -------------------------------------------------------------------------------
-
-
-class AttachPump:
-    """Copies a hijacked connection to and from an ``AttachSession``.
-
-    Output: the session's (stream, data) as frames (or raw with a TTY) until the session
-    ends. Input (with ``stdin``): the client's bytes to the container, watching for the
-    detach keys; when the client closes its write side, the container's stdin is closed
-    and the output keeps flowing until the container is done.
-    """
-
-    def __init__(self, session: AttachSession, *, stdin: bool, detach_keys: bytes) -> None:
-        self.session = session
-        self.stdin = stdin
-        self.scanner = EscapeScanner(detach_keys)
-        self.detached = False
-
-    async def run(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        out = asyncio.ensure_future(self._output(writer))
-        inp = asyncio.ensure_future(self._input(reader))
-        try:
-            pending: set[asyncio.Future[None]] = {out, inp}
-            while out in pending:
-                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                if inp in done and (self.detached or inp.exception() is not None):
-                    break
-        finally:
-            for task in (out, inp):
-                if not task.done():
-                    task.cancel()
-                with contextlib.suppress(BaseException):
-                    await task
-            self.session.close()
-            with contextlib.suppress(Exception):
-                if not writer.is_closing() and writer.can_write_eof():
-                    writer.write_eof()
-
-    async def _output(self, writer: asyncio.StreamWriter) -> None:
-        tty = self.session.tty
-        try:
-            while (item := await self.session.read()) is not None:
-                stream, data = item
-                if not data:
-                    continue
-                writer.write(data if tty else models.frame(stream, data))
-                await writer.drain()
-        except (ConnectionError, OSError):
-            log.debug("attach: the client went away")
-
-    async def _input(self, reader: asyncio.StreamReader) -> None:
-        while True:
-            try:
-                data = await reader.read(READ_SIZE)
-            except (ConnectionError, OSError):
-                data = b""
-            if not data:
-                break
-            if not self.stdin:
-                continue  # nothing to feed: read on, to notice the end of the client
-            forward, self.detached = self.scanner.feed(data)
-            if forward:
-                try:
-                    await self.session.write(forward)
-                except (ConnectionError, OSError, NotFound):
-                    return
-            if self.detached:
-                return
-        if self.stdin:
-            with contextlib.suppress(DockyardError, ConnectionError, OSError):
-                await self.session.close_stdin()
 
 
 # -- prune --------------------------------------------------------------------------------

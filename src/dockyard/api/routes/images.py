@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from dockyard.api.filters import parse_filters
 from dockyard.api.models import images as models
@@ -29,12 +29,22 @@ HEADER_WAIT = 20.0  # seconds after the body's end before the 200 head goes out 
 TAR = "application/x-tar"
 
 
-def register(router: Router, images: ImageService) -> None:
+def register(
+    router: Router,
+    images: ImageService,
+    volume_usage: Callable[[], Awaitable[list[dict[str, Any]]]] | None = None,
+    registry_pull: Callable[[Request], Awaitable[Response | None]] | None = None,
+) -> None:
+    """``registry_pull`` answers ``fromImage`` pulls from registries (routes.distribution);
+    None from it (no registry for that name) leaves the pull to the local answer."""
+
     @router.route("GET", "/system/df")
     async def system_df(req: Request) -> Response:
-        # the images part; containers, volumes and the build cache arrive with their services
+        # images and volumes (routes/volumes.py); containers and the build cache arrive
+        # with their services
         doc = models.images_disk_usage(await images.df(), req.version)
-        return json_response({**doc, "Containers": [], "Volumes": [], "BuildCache": []})
+        volumes = await volume_usage() if volume_usage is not None else []
+        return json_response({**doc, "Containers": [], "Volumes": volumes, "BuildCache": []})
 
     @router.route("GET", "/images/json")
     async def list_images(req: Request) -> Response:
@@ -49,7 +59,8 @@ def register(router: Router, images: ImageService) -> None:
     async def create(req: Request) -> Response:
         from_image, from_src = req.q("fromImage"), req.q("fromSrc")
         if from_image:
-            return await _pull(images, from_image, req.q("tag") or "")
+            pulled = None if registry_pull is None else await registry_pull(req)
+            return pulled or await _pull(images, from_image, req.q("tag") or "")
         if from_src is None:
             raise InvalidArgument("give fromImage (to pull) or fromSrc=- (to import a tar)")
         if from_src != "-":

@@ -96,7 +96,7 @@ def info_json(i: SystemInfo) -> dict[str, Any]:
         "LoggingDriver": "json-file",
         "CgroupDriver": i.cgroup_driver,
         "CgroupVersion": i.cgroup_version,
-        "NEventsListener": 0,
+        "NEventsListener": i.events_listeners,
         "KernelVersion": i.kernel_version,
         "OperatingSystem": i.operating_system,
         "OSVersion": i.os_version,

@@ -1,0 +1,114 @@
+"""The links behind ``NetworkService``: a network's bridge and firewall rules, made when
+its first container joins, and one veth pair per running container endpoint.
+
+Synchronous (the service calls it through ``asyncio.to_thread``). The firewall is set up
+once per daemon, on first use: a daemon whose containers never join a bridge network
+leaves the host's iptables untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from dockyard.network import bridge
+from dockyard.network.firewall import Firewall, PublishedPort
+from dockyard.network.ipam import IPv4Network
+
+from .networkrecord import EndpointRecord, NetworkRecord
+
+log = logging.getLogger(__name__)
+
+
+class BridgeLinks:
+    """``networks.Links`` on the host's kernel: pyroute2 links and iptables rules."""
+
+    def __init__(self, iptables: str | None = None) -> None:
+        self._iptables = iptables
+        self._firewall: Firewall | None = None
+        self._ready: set[str] = set()  # networks whose bridge and rules exist
+        self._mutex = threading.Lock()
+
+    def host_subnets(self) -> list[IPv4Network]:
+        return bridge.host_subnets()
+
+    def link_kind(self, name: str) -> str | None:
+        return bridge.link_kind(name)
+
+    def _firewall_ready(self) -> Firewall:
+        if self._firewall is None:
+            fw = Firewall(self._iptables)
+            fw.setup()
+            self._firewall = fw
+        return self._firewall
+
+    def network_ready(self, rec: NetworkRecord) -> None:
+        """The network's bridge and firewall rules exist (made once per daemon run)."""
+        with self._mutex:
+            if rec.id in self._ready:
+                return
+            fw = self._firewall_ready()
+            created = bridge.ensure_bridge(rec.bridge, rec.gateway, rec.prefixlen)
+            try:
+                fw.add_network(rec.bridge, rec.subnet, rec.internal)
+            except BaseException:
+                if created:
+                    bridge.delete_link(rec.bridge)
+                raise
+            self._ready.add(rec.id)
+
+    def attach(self, rec: NetworkRecord, ep: EndpointRecord, pid: int) -> str:
+        """Connect the namespace of process ``pid`` to ``rec``; the host end's name."""
+        self.network_ready(rec)
+        netns = f"/proc/{pid}/ns/net"
+        # the first network a container joins is eth0 with the default route; the
+        # next ones are eth1, eth2, ... (as Docker), without a default route
+        names = set(bridge.list_links(netns))
+        index = 0
+        while f"eth{index}" in names:
+            index += 1
+        done = bridge.attach(
+            rec.bridge,
+            netns,
+            ep.address,
+            rec.prefixlen,
+            rec.gateway,
+            ifname=f"eth{index}",
+            default_route=index == 0 and not rec.internal,
+        )
+        ep.mac = done.mac
+        return done.host_ifname
+
+    def detach(self, rec: NetworkRecord, ep: EndpointRecord) -> None:
+        del rec
+        if ep.host_ifname:
+            bridge.delete_link(ep.host_ifname)
+            ep.host_ifname = ""
+
+    def remove_network(self, rec: NetworkRecord) -> None:
+        with self._mutex:
+            was_ready = rec.id in self._ready
+            self._ready.discard(rec.id)
+            if was_ready and self._firewall is not None:
+                self._firewall.remove_network(rec.bridge, rec.subnet, rec.internal)
+            # only a bridge: a name given with -o ...bridge.name could be any device
+            if rec.bridge and bridge.link_kind(rec.bridge) == "bridge":
+                log.debug("removing bridge %s of network %s", rec.bridge, rec.name)
+                bridge.delete_link(rec.bridge)
+
+    def publish(self, port: PublishedPort) -> None:
+        with self._mutex:
+            self._firewall_ready().add_port(port)
+
+    def unpublish(self, port: PublishedPort) -> None:
+        with self._mutex:
+            if self._firewall is not None:
+                self._firewall.remove_port(port)
+
+    def close(self) -> None:
+        """Remove Dockyard's firewall chains (daemon shutdown); bridges stay, as Docker's."""
+        with self._mutex:
+            if self._firewall is not None:
+                self._firewall.cleanup()
+                self._firewall = None
+            self._ready.clear()

@@ -1,0 +1,231 @@
+"""A running container's network at start and exit: joining its network (``NetworkMode``:
+``bridge``/``default`` or a user-defined network) between the shim's create and start,
+its published ports (iptables DNAT plus the userland proxy), its ``/etc/hosts`` line, the
+embedded DNS of a user-defined network (``resolv.conf`` points at 127.0.0.11), and
+undoing all of it when the container exits.
+
+``ContainerService`` calls ``attach``/``release`` (a line each) when a ``networking`` is
+set; everything else lives here and in ``NetworkService``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dockyard.errors import Conflict
+from dockyard.network import ports
+from dockyard.network.dns import ADDRESS as DNS_ADDRESS
+from dockyard.network.dns import DnsServer, host_resolvers
+from dockyard.network.firewall import PublishedPort
+from dockyard.network.portproxy import PortProxy
+
+from .containernet import BridgeLinks
+from .containerrecord import Container
+from .networkrecord import ContainerRef, EndpointRecord, NetworkRecord
+from .networks import NetworkService
+
+log = logging.getLogger(__name__)
+
+RANDOM_PORT_TRIES = 16
+
+
+@dataclass
+class _Published:
+    rule: PublishedPort | None  # None: no DNAT (an IPv6 host address)
+    proxy: PortProxy
+
+
+class ContainerNetworking:
+    """The network side of container start and exit (see the module doc)."""
+
+    def __init__(self, networks: NetworkService, links: BridgeLinks) -> None:
+        self.networks = networks
+        self.links = links
+        self._published: dict[str, list[_Published]] = {}
+        self._dns: dict[str, DnsServer] = {}
+
+    def check_mode(self, mode: str) -> list[str]:
+        """Create's check of ``NetworkMode``; its warnings."""
+        self.networks.check_mode(mode)
+        if self._primary(mode) is None and mode in ("bridge", "default"):
+            return [
+                f"network mode {mode!r}: the daemon has no default bridge (--bridge none); "
+                "the container gets only a loopback interface"
+            ]
+        return []
+
+    def _primary(self, mode: str) -> str | None:
+        if mode in ("host", "none") or mode.startswith("container:"):
+            return None
+        if mode in ("bridge", "default", ""):
+            return "bridge" if self.networks.has_network("bridge") else None
+        return mode
+
+    async def attach(self, c: Container, pid: int, hosts_file: Path, hostname: str) -> None:
+        """Connect the created (not yet started) container ``c`` whose init is ``pid``."""
+        mode = str(c.host_config.get("NetworkMode") or "default")
+        primary = self._primary(mode)
+        if primary is None:
+            return
+        ref = ContainerRef(c.id, c.name.lstrip("/"), True, pid, mode)
+        joined = await self.networks.attach_container(ref, primary)
+        try:
+            rec, ep = joined[0]
+            if ep.address:
+                _add_hosts_line(hosts_file, ep.address, hostname)
+            if not rec.predefined:  # user-defined networks resolve names (network/dns.py)
+                await self._serve_dns(c.id, pid, hosts_file.with_name("resolv.conf"))
+            await self._publish(c, rec, ep)
+        except BaseException:
+            await self.release(c)
+            raise
+
+    async def created(self, c: Container, networking_config: Any) -> None:
+        """At create: the endpoints ``NetworkingConfig.EndpointsConfig`` asks for (``--ip``,
+        ``--network-alias``) on the container's network."""
+        mode = str(c.host_config.get("NetworkMode") or "default")
+        primary = self._primary(mode)
+        if primary is None:
+            return
+        ip, aliases = _endpoint_config(networking_config, primary)
+        ref = ContainerRef(c.id, c.name.lstrip("/"), False, 0, mode)
+        await self.networks.join_created(ref, primary, ip, aliases)
+
+    async def restore(self, c: Container) -> None:
+        """A container still running from before a daemon restart: its links are there,
+        the rules of its networks and its published ports are made again (a port without
+        a fixed host port may get another one)."""
+        primary = self._primary(str(c.host_config.get("NetworkMode") or "default"))
+        joined = self.networks.endpoints_of(c.id)
+        try:
+            for rec, ep in joined.values():
+                if ep.host_ifname:
+                    await asyncio.to_thread(self.links.network_ready, rec)
+            if primary is not None and primary in joined:
+                rec, ep = joined[primary]
+                if not rec.predefined and ep.host_ifname:
+                    await self._serve_dns(c.id, c.pid, None)  # resolv.conf points at it
+                await self._publish(c, rec, ep)
+        except Exception as e:
+            log.warning("restoring the network of container %s: %s", c.id[:12], e)
+
+    async def release(self, c: Container) -> None:
+        """After exit (or a failed start): ports unpublished, links forgotten."""
+        server = self._dns.pop(c.id, None)
+        if server is not None:
+            server.close()
+        for item in self._published.pop(c.id, []):
+            await item.proxy.close()
+            if item.rule is not None:
+                await asyncio.to_thread(self.links.unpublish, item.rule)
+        await self.networks.detach_container(c.id)
+
+    async def _serve_dns(self, container_id: str, pid: int, resolv_conf: Path | None) -> None:
+        try:
+            host_text = Path("/etc/resolv.conf").read_text()
+        except OSError:
+            host_text = ""
+        server = DnsServer(
+            f"/proc/{pid}/ns/net",
+            lambda name: self.networks.resolve(container_id, name),
+            host_resolvers(host_text),
+        )
+        await server.start()
+        self._dns[container_id] = server
+        if resolv_conf is not None:
+            _point_resolv_conf(resolv_conf, host_text)
+
+    def ports_of(self, container_id: str) -> dict[str, list[dict[str, str]]]:
+        """``NetworkSettings.Ports`` of a running container's published ports."""
+        out: dict[str, list[dict[str, str]]] = {}
+        for item in self._published.get(container_id, []):
+            p = item.proxy
+            key = f"{p.target[1]}/{p.proto}"
+            out.setdefault(key, []).append({"HostIp": p.host_ip, "HostPort": str(p.host_port)})
+        return out
+
+    async def _publish(self, c: Container, rec: NetworkRecord, ep: EndpointRecord) -> None:
+        hc = c.host_config
+        mappings = ports.from_bindings(hc.get("PortBindings"))
+        if hc.get("PublishAllPorts"):
+            bound = {m.key for m in mappings}
+            exposed = [k for k in (c.config.get("ExposedPorts") or {}) if k not in bound]
+            mappings += ports.exposed_mappings(exposed)
+        if not mappings or rec.internal or not ep.address:
+            return
+        done = self._published.setdefault(c.id, [])
+        for m in mappings:
+            if m.proto not in ("tcp", "udp"):
+                raise Conflict(f"cannot publish {m.key}: only tcp and udp ports can be published")
+            done.append(await self._publish_one(m, rec, ep))
+
+    async def _publish_one(
+        self, m: ports.PortMapping, rec: NetworkRecord, ep: EndpointRecord
+    ) -> _Published:
+        tries = 1 if m.host_port else RANDOM_PORT_TRIES
+        for attempt in range(tries):
+            taken = {
+                (i.proxy.proto, i.proxy.host_port)
+                for items in self._published.values()
+                for i in items
+            }
+            host_port = ports.choose_host_port(m, taken)
+            proxy = PortProxy(m.proto, m.host_ip, host_port, (ep.address, m.container_port))
+            try:
+                await proxy.start()  # binding it first: a port in use is an error, no rule
+            except Conflict:
+                if attempt + 1 == tries:
+                    raise
+                continue
+            rule = None
+            if ":" not in m.host_ip:  # iptables rules are IPv4
+                rule = PublishedPort(
+                    rec.bridge, m.proto, m.host_ip, host_port, ep.address, m.container_port
+                )
+                try:
+                    await asyncio.to_thread(self.links.publish, rule)
+                except BaseException:
+                    await proxy.close()
+                    raise
+            log.debug(
+                "published %s:%d -> %s:%d", m.host_ip, host_port, ep.address, m.container_port
+            )
+            return _Published(rule, proxy)
+        raise Conflict(f"no free host port for {m.key}")  # not reached: the loop raises
+
+
+def _endpoint_config(networking_config: Any, network: str) -> tuple[str, list[str]]:
+    """``NetworkingConfig.EndpointsConfig[network]`` of create: (--ip, --network-alias)."""
+    doc = networking_config if isinstance(networking_config, dict) else {}
+    configs = doc.get("EndpointsConfig")
+    mine = (configs.get(network) if isinstance(configs, dict) else None) or {}
+    ipam = mine.get("IPAMConfig") or {}
+    aliases = [str(a) for a in mine.get("Aliases") or []]
+    return str(ipam.get("IPv4Address") or ""), aliases
+
+
+def _point_resolv_conf(path: Path, host_text: str) -> None:
+    """The container asks the embedded DNS (written in place: the file is bind-mounted)."""
+    lines = [f"nameserver {DNS_ADDRESS}"]
+    lines += [line for line in host_text.splitlines() if line.split()[:1] == ["search"]]
+    lines.append("options ndots:0")
+    try:
+        with open(path, "r+") as f:
+            f.truncate(0)
+            f.write("\n".join(lines) + "\n")
+    except OSError as e:
+        log.warning("cannot point %s at the embedded DNS: %s", path, e)
+
+
+def _add_hosts_line(path: Path, address: str, hostname: str) -> None:
+    """Append ``address hostname`` in place: the file is bind-mounted into the container,
+    so replacing it (a new inode) would not show there."""
+    try:
+        with open(path, "a") as f:
+            f.write(f"{address}\t{hostname}\n")
+    except OSError as e:
+        log.warning("cannot add %s to %s: %s", address, path, e)

@@ -1,0 +1,180 @@
+"""``DistributionService``: pull and push for the Engine API, over ``images.pull``/``push``.
+
+A pull or push runs in a worker thread; its progress values reach the event loop
+through a queue (``ProgressJob``). The API waits for the first progress value before it
+answers: an error before it (an unknown image, refused credentials, a registry that is
+down) is answered with a proper status, as dockerd does; later errors go into the stream.
+
+Credentials come per request (``X-Registry-Auth``, base64url JSON with ``username`` and
+``password``); each request with credentials gets its own ``RegistryClient`` (its token
+cache is theirs), anonymous ones share one. Downloads are shared through one ``Puller``.
+Events: ``image pull`` and ``image push`` with the familiar reference, as dockerd's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any, Generic, TypeVar
+
+from dockyard.errors import InvalidArgument
+from dockyard.images.imagestore import ImageStore
+from dockyard.images.pull import Puller, PullProgress, PullResult
+from dockyard.images.push import PushProgress, PushResult, push
+from dockyard.registry import Credentials, RegistryClient, RegistryHosts
+from dockyard.registry.manifests import Platform
+from dockyard.types.reference import Reference, parse_normalized
+
+from .events import EventLog
+
+P = TypeVar("P")
+R = TypeVar("R")
+
+
+class ProgressJob(Generic[P, R]):
+    """A blocking job in a thread whose progress values are read on the event loop."""
+
+    def __init__(self, job: Callable[[Callable[[P], None]], R]) -> None:
+        loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue[tuple[bool, P | None]] = asyncio.Queue()
+
+        def report(item: P) -> None:
+            loop.call_soon_threadsafe(self._queue.put_nowait, (False, item))
+
+        self.task: asyncio.Future[R] = asyncio.ensure_future(asyncio.to_thread(job, report))
+        self.task.add_done_callback(lambda _t: self._queue.put_nowait((True, None)))
+
+    async def first(self) -> P | None:
+        """The first progress value; the job's error if it failed before any (None when
+        it finished without progress)."""
+        done, item = await self._queue.get()
+        if done:
+            self.task.result()  # raises the job's error
+            return None
+        return item
+
+    async def rest(self) -> AsyncIterator[P]:
+        """The remaining progress values; then the job's result is ``self.task``."""
+        while True:
+            done, item = await self._queue.get()
+            if done:
+                return
+            assert item is not None
+            yield item
+
+
+def decode_auth(header: str | None) -> Credentials | None:
+    """The credentials of an ``X-Registry-Auth`` header (None when it has none)."""
+    if not header:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(header + "=" * (-len(header) % 4))
+        doc: Any = json.loads(raw or b"{}")
+    except (binascii.Error, ValueError) as e:
+        raise InvalidArgument(f"invalid X-Registry-Auth header: {e}") from e
+    if not isinstance(doc, dict):
+        raise InvalidArgument("invalid X-Registry-Auth header: not a JSON object")
+    username, password = doc.get("username") or "", doc.get("password") or ""
+    if not username:
+        return None
+    return Credentials(str(username), str(password))
+
+
+def registry_domain(server: str) -> str:
+    """The registry of a ``serveraddress`` (``https://reg:5000/v1/`` -> ``reg:5000``;
+    Docker Hub's legacy address -> ``docker.io``)."""
+    host = server.split("://", 1)[-1].split("/", 1)[0]
+    if not host:
+        raise InvalidArgument("no registry named: give the server address (host[:port])")
+    return "docker.io" if host in ("index.docker.io", "registry-1.docker.io") else host
+
+
+class DistributionService:
+    """Registry pulls and pushes into and out of one store; ``close()`` it.
+
+    ``hosts`` defaults to TLS material from ``/etc/dockyard/certs.d`` and the proxies
+    given (the daemon's ``http-proxy``/``https-proxy``/``no-proxy``).
+    """
+
+    def __init__(
+        self,
+        store: ImageStore,
+        events: EventLog,
+        hosts: RegistryHosts | None = None,
+        *,
+        proxies: Mapping[str, str] | None = None,
+    ) -> None:
+        self.store = store
+        self.events = events
+        if hosts is None:
+            environ = {k.upper(): v for k, v in (proxies or {}).items() if v}
+            hosts = RegistryHosts(environ=environ)
+        self.hosts = hosts
+        self.client = RegistryClient(hosts)
+        self.puller = Puller(store, self.client)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def serves(self, reference: str) -> bool:
+        """True when a registry endpoint is configured for the reference's registry."""
+        try:
+            self.hosts.endpoint(Reference.parse(reference).domain)
+        except Exception:
+            return False
+        return True
+
+    def _client(self, credentials: Credentials | None) -> RegistryClient:
+        if credentials is None:
+            return self.client
+        return RegistryClient(self.hosts, lambda _domain: credentials)
+
+    def pull(
+        self, reference: str, credentials: Credentials | None, platform: str = ""
+    ) -> ProgressJob[PullProgress, PullResult]:
+        ref = parse_normalized(reference)
+        want = Platform.parse(platform) if platform else None
+        client = self._client(credentials)
+
+        def job(report: Callable[[PullProgress], None]) -> PullResult:
+            try:
+                result = self.puller.pull(ref, report, want, client)
+            finally:
+                if client is not self.client:
+                    client.close()
+            self.events.emit("image", "pull", ref.familiar, {"name": ref.familiar_name})
+            return result
+
+        return ProgressJob(job)
+
+    async def login(self, credentials: Credentials, server: str) -> None:
+        """Check ``credentials`` against the registry ``server`` (``POST /auth``)."""
+        domain = registry_domain(server)
+        client = RegistryClient(self.hosts, lambda _domain: credentials)
+        try:
+            await asyncio.to_thread(client.login, domain)
+        finally:
+            client.close()
+
+    def push(
+        self, reference: str, credentials: Credentials | None
+    ) -> ProgressJob[PushProgress, PushResult]:
+        ref = parse_normalized(reference)
+        client = self._client(credentials)
+
+        def job(report: Callable[[PushProgress], None]) -> PushResult:
+            try:
+                result = push(self.store, client, ref, report)
+            finally:
+                if client is not self.client:
+                    client.close()
+            self.events.emit("image", "push", ref.familiar, {"name": ref.familiar_name})
+            return result
+
+        return ProgressJob(job)
+
+
+__all__ = ["DistributionService", "ProgressJob", "decode_auth", "registry_domain"]

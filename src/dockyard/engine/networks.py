@@ -1,0 +1,560 @@
+"""``NetworkService``: the networks of the Engine API — the predefined ``bridge``, ``host``
+and ``none``, and user-defined bridge networks — with their address pools and the
+containers connected to them.
+
+Records and pools are files under ``<data_root>/networks/`` (``networkrecord.py``,
+``network/ipam.py``); an address is written to its pool before anyone sees it, so a
+restarted daemon never hands it out twice. The Linux bridge of a network and its
+firewall rules are made when the first container joins (``containernet.py``), not at
+``network create``: a network nobody uses costs the host nothing. ``network rm``
+removes the bridge if one exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import ipaddress
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+from dockyard.errors import Conflict, InvalidArgument, NotFound, NotSupported
+from dockyard.network.ipam import (
+    DEFAULT_BRIDGE_SUBNET,
+    IPv4Address,
+    IPv4Network,
+    Pool,
+    PoolFile,
+    check_overlap,
+    parse_subnet,
+    pick_subnet,
+)
+from dockyard.shim.logs import rfc3339_nano
+
+from .containerrecord import ContainerView
+from .events import EventLog
+from .networkrecord import (
+    BRIDGE_NAME_OPTION,
+    DRIVERS,
+    PREDEFINED,
+    ContainerRef,
+    CreateRequest,
+    EndpointRecord,
+    NetworkFiles,
+    NetworkRecord,
+    NetworkSettings,
+    check_name,
+    created_unix,
+    labels_match,
+    matches,
+    until_filter,
+)
+
+log = logging.getLogger(__name__)
+
+
+class Links(Protocol):
+    """The links of a network's endpoints (``containernet.py``; a fake in unit tests)."""
+
+    def host_subnets(self) -> list[IPv4Network]: ...
+    def link_kind(self, name: str) -> str | None: ...
+    def attach(self, rec: NetworkRecord, ep: EndpointRecord, pid: int) -> str: ...
+    def detach(self, rec: NetworkRecord, ep: EndpointRecord) -> None: ...
+    def remove_network(self, rec: NetworkRecord) -> None: ...
+    def close(self) -> None: ...
+
+
+class NetworkService:
+    """The Engine API's network backend (see the module doc)."""
+
+    def __init__(
+        self,
+        data_root: Path,
+        settings: NetworkSettings,
+        links: Links,
+        events: EventLog | None = None,
+    ) -> None:
+        self.files = NetworkFiles(data_root / "networks")
+        self.settings = settings
+        self.links = links
+        self.events = events or EventLog()
+        self.lookup_container: Callable[[str], Awaitable[ContainerRef]] | None = None
+        self._records: dict[str, NetworkRecord] = {}
+        self._pools: dict[str, PoolFile] = {}
+        self._lock = asyncio.Lock()
+        self._loaded = False
+
+    # -- life of the service -----------------------------------------------------------
+
+    async def start(self) -> None:
+        if not self._loaded:
+            await asyncio.to_thread(self.load)
+
+    def load(self) -> None:
+        """Read the networks (once); the daemon calls it while wiring, before any create."""
+        if not self._loaded:
+            self._load()
+            self._loaded = True
+
+    def close(self) -> None:
+        """Release what the links hold on the host (the firewall chains)."""
+        self.links.close()
+
+    def _load(self) -> None:
+        for rec in self.files.load_all():
+            self._records[rec.id] = rec
+            if rec.subnet:
+                try:
+                    self._pools[rec.id] = PoolFile.load(self.files.pool(rec.id))
+                except NotFound:
+                    pool = PoolFile(self.files.pool(rec.id), self._new_pool(rec))
+                    pool.save()
+                    self._pools[rec.id] = pool
+        for name in PREDEFINED:
+            if name == "bridge" and self.settings.bridge == "none":
+                continue
+            found = self._by_name(name)
+            if found is None:
+                self._add(self._predefined(name))
+            elif name == "bridge":
+                self._follow_flags(found)
+
+    def _follow_flags(self, rec: NetworkRecord) -> None:
+        """The default bridge as this run's --bridge/--bip/--fixed-cidr say (the id stays);
+        addresses of live containers that still fit are kept."""
+        want = self._predefined("bridge")
+        same = (want.bridge, want.subnet, want.gateway, want.ip_range)
+        if (rec.bridge, rec.subnet, rec.gateway, rec.ip_range) == same:
+            return
+        log.info(
+            "default bridge: %s %s (was %s %s)", want.bridge, want.subnet, rec.bridge, rec.subnet
+        )
+        rec.bridge, rec.subnet, rec.gateway, rec.ip_range = same
+        rec.options = want.options
+        pool = self._new_pool(rec)
+        old = self._pools.get(rec.id)
+        for addr, owner in (old.pool.allocated if old else {}).items():
+            if pool.usable(IPv4Address(addr)):
+                pool.allocated[addr] = owner
+        for cid, ep in list(rec.endpoints.items()):
+            if ep.address not in pool.allocated:
+                del rec.endpoints[cid]
+        self._pools[rec.id] = PoolFile(self.files.pool(rec.id), pool)
+        self._pools[rec.id].save()
+        self.files.save(rec)
+
+    def _predefined(self, name: str) -> NetworkRecord:
+        rec = NetworkRecord(_new_id(), name, DRIVERS[name], rfc3339_nano(time.time_ns()))
+        if name == "bridge":
+            if self.settings.bip:
+                iface = ipaddress.IPv4Interface(self.settings.bip)
+                rec.subnet, rec.gateway = str(iface.network), str(iface.ip)
+            else:
+                rec.subnet = DEFAULT_BRIDGE_SUBNET
+                rec.gateway = str(IPv4Network(DEFAULT_BRIDGE_SUBNET).network_address + 1)
+            rec.ip_range = self.settings.fixed_cidr
+            rec.bridge = self.settings.bridge
+            rec.options = {
+                "com.docker.network.bridge.default_bridge": "true",
+                "com.docker.network.bridge.enable_icc": "true",
+                "com.docker.network.bridge.enable_ip_masquerade": "true",
+                "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
+                BRIDGE_NAME_OPTION: rec.bridge,
+                "com.docker.network.driver.mtu": "1500",
+            }
+        return rec
+
+    @staticmethod
+    def _new_pool(rec: NetworkRecord) -> Pool:
+        return Pool.create(rec.subnet, rec.gateway, rec.ip_range)
+
+    def _add(self, rec: NetworkRecord) -> None:
+        """Persist a new record with its pool: the pool first, the record is the commit."""
+        if rec.subnet:
+            pool = PoolFile(self.files.pool(rec.id), self._new_pool(rec))
+            self.files.dir(rec.id).mkdir(parents=True, exist_ok=True)
+            pool.save()
+            self._pools[rec.id] = pool
+        self.files.save(rec)
+        self._records[rec.id] = rec
+
+    # -- lookup ------------------------------------------------------------------------
+
+    def _by_name(self, name: str) -> NetworkRecord | None:
+        for rec in self._records.values():
+            if rec.name == name:
+                return rec
+        return None
+
+    def _get(self, ref: str) -> NetworkRecord:
+        """By full id, then name, then unique id prefix (as dockerd)."""
+        if ref in self._records:
+            return self._records[ref]
+        found = self._by_name(ref)
+        if found is not None:
+            return found
+        if ref:
+            prefixed = [r for i, r in self._records.items() if i.startswith(ref)]
+            if len(prefixed) == 1:
+                return prefixed[0]
+            if len(prefixed) > 1:
+                raise InvalidArgument(f"network {ref} is ambiguous ({len(prefixed)} matches found)")
+        raise NotFound(f"network {ref} not found")
+
+    async def list(self, filters: dict[str, builtins.list[str]]) -> builtins.list[NetworkRecord]:
+        await self.start()
+        return sorted(
+            (r for r in self._records.values() if matches(r, filters)), key=lambda r: r.name
+        )
+
+    async def inspect(self, ref: str) -> NetworkRecord:
+        await self.start()
+        async with self._lock:
+            rec = self._get(ref)
+            await self._drop_stale(rec)
+        return rec
+
+    async def _drop_stale(self, rec: NetworkRecord) -> None:
+        """Forget the endpoints of containers that were removed (the container service
+        does not tell this service yet; checked whenever a network is looked at)."""
+        if self.lookup_container is None:
+            return
+        for cid, ep in list(rec.endpoints.items()):
+            try:
+                await self.lookup_container(cid)
+            except NotFound:
+                log.debug("dropping endpoint of removed container %s on %s", cid[:12], rec.name)
+                await self._leave(rec, ep)
+
+    def pool_of(self, rec: NetworkRecord) -> Pool | None:
+        pool = self._pools.get(rec.id)
+        return pool.pool if pool else None
+
+    def endpoints_of(self, container_id: str) -> dict[str, tuple[NetworkRecord, EndpointRecord]]:
+        """Network name -> (network, endpoint) for one container (its NetworkSettings)."""
+        return {
+            r.name: (r, r.endpoints[container_id])
+            for r in self._records.values()
+            if container_id in r.endpoints
+        }
+
+    # -- create / remove ---------------------------------------------------------------
+
+    async def create(self, req: CreateRequest) -> tuple[NetworkRecord, str]:
+        """A new user-defined network; its record and a warning ("" if none)."""
+        await self.start()
+        check_name(req.name)
+        driver = req.driver or "bridge"
+        if driver in ("host", "null"):
+            raise Conflict(f'only one instance of "{driver}" network is allowed')
+        if driver != "bridge":
+            raise NotFound(f"plugin {driver!r} not found: the only network driver is bridge")
+        if (req.gateway or req.ip_range) and not req.subnet:
+            raise InvalidArgument("--gateway and --ip-range need a --subnet")
+        host = await asyncio.to_thread(self.links.host_subnets)
+        wanted = req.options.get(BRIDGE_NAME_OPTION, "")
+        if wanted and await asyncio.to_thread(self.links.link_kind, wanted) not in (None, "bridge"):
+            raise InvalidArgument(
+                f"{wanted} exists and is not a bridge: choose another bridge name"
+            )
+        async with self._lock:
+            if self._by_name(req.name) is not None:
+                raise Conflict(f"network with name {req.name} already exists")
+            net_id = _new_id()
+            bridge = wanted or f"dy-{net_id[:12]}"
+            if len(bridge) > 15:
+                raise InvalidArgument(f"bridge name {bridge!r} is longer than 15 characters")
+            for other in self._records.values():
+                if other.bridge == bridge:
+                    raise Conflict(f"bridge name {bridge} is already used by network {other.name}")
+            taken = [
+                (f"network {r.name}", IPv4Network(r.subnet))
+                for r in self._records.values()
+                if r.subnet
+            ]
+            taken += [("a host interface", net) for net in host]
+            if req.subnet:
+                subnet = parse_subnet(req.subnet)
+                check_overlap(subnet, taken)
+            else:
+                subnet = pick_subnet(net for _, net in taken)
+            pool = Pool.create(str(subnet), req.gateway, req.ip_range)  # checks gateway/range
+            rec = NetworkRecord(
+                net_id,
+                req.name,
+                driver,
+                rfc3339_nano(time.time_ns()),
+                bridge=bridge,
+                subnet=str(subnet),
+                gateway=str(pool.gateway),
+                ip_range=req.ip_range,
+                internal=req.internal,
+                attachable=req.attachable,
+                labels=dict(req.labels),
+                options=dict(req.options),
+            )
+            await asyncio.to_thread(self._add, rec)
+        self.events.emit("network", "create", rec.id, {"name": rec.name, "type": rec.driver})
+        return rec, ""
+
+    async def remove(self, ref: str) -> None:
+        await self.start()
+        async with self._lock:
+            rec = self._get(ref)
+            if rec.predefined:
+                raise Conflict(f"{rec.name} is a pre-defined network and cannot be removed")
+            await self._drop_stale(rec)
+            if rec.endpoints:
+                raise Conflict(
+                    f"error while removing network: network {rec.name} id {rec.id} has active "
+                    "endpoints; disconnect or remove its containers first"
+                )
+            await self._drop(rec)
+        self.events.emit("network", "destroy", rec.id, {"name": rec.name, "type": rec.driver})
+
+    async def _drop(self, rec: NetworkRecord) -> None:
+        await asyncio.to_thread(self.links.remove_network, rec)
+        await asyncio.to_thread(self.files.delete, rec.id)
+        self._records.pop(rec.id, None)
+        self._pools.pop(rec.id, None)
+
+    async def prune(self, filters: dict[str, builtins.list[str]]) -> builtins.list[str]:
+        """Remove the unused user-defined networks; their names."""
+        await self.start()
+        unknown = set(filters) - {"until", "label", "label!"}
+        if unknown:
+            raise InvalidArgument(f"invalid filter {sorted(unknown)[0]!r} for network prune")
+        until = until_filter(filters.get("until", []))
+        gone = []
+        async with self._lock:
+            for rec in sorted(self._records.values(), key=lambda r: r.name):
+                if not rec.predefined:
+                    await self._drop_stale(rec)
+                if rec.predefined or rec.endpoints:
+                    continue
+                if until is not None and created_unix(rec.created) >= until:
+                    continue
+                if not labels_match(
+                    rec.labels, filters.get("label", []), filters.get("label!", [])
+                ):
+                    continue
+                await self._drop(rec)
+                gone.append(rec)
+        for rec in gone:
+            self.events.emit("network", "destroy", rec.id, {"name": rec.name, "type": rec.driver})
+        self.events.emit("network", "prune", "", {})
+        return [r.name for r in gone]
+
+    # -- connect / disconnect ------------------------------------------------------------
+
+    async def _container(self, ref: str) -> ContainerRef:
+        if self.lookup_container is None:
+            raise NotFound(f"No such container: {ref}")
+        return await self.lookup_container(ref)
+
+    async def connect(
+        self, ref: str, container: str, aliases: Sequence[str] = (), ip: str = ""
+    ) -> None:
+        await self.start()
+        c = await self._container(container)
+        async with self._lock:
+            rec = self._get(ref)
+            if rec.driver in ("host", "null"):
+                raise Conflict(
+                    f"container cannot be disconnected from host network or connected to "
+                    f"{rec.name} network"
+                )
+            if c.network_mode in ("host", "none") or c.network_mode.startswith("container:"):
+                raise Conflict(
+                    "container sharing network namespace with another container or host "
+                    "cannot be connected to any other network"
+                )
+            if c.id in rec.endpoints:
+                raise Conflict(f"endpoint with name {c.name} already exists in network {rec.name}")
+            if ip and rec.predefined:
+                raise InvalidArgument(
+                    "user specified IP address is supported on user defined networks only"
+                )
+            await self._drop_stale(rec)
+            ep = await self._join(rec, c, list(aliases), ip)
+        self.events.emit(
+            "network", "connect", rec.id, {"container": c.id, "name": rec.name, "type": rec.driver}
+        )
+        log.debug("connected %s to %s as %s", c.id[:12], rec.name, ep.address)
+
+    async def _join(
+        self, rec: NetworkRecord, c: ContainerRef, aliases: builtins.list[str], ip: str
+    ) -> EndpointRecord:
+        ep = EndpointRecord(c.id, c.name, _new_id(), aliases=aliases, requested_ip=ip)
+        pool = self._pools.get(rec.id)
+        if pool is not None:
+            addr = await asyncio.to_thread(pool.allocate, ep.endpoint_id, ip)
+            ep.address = str(addr)
+        try:
+            if c.running and c.pid:
+                ep.host_ifname = await asyncio.to_thread(self.links.attach, rec, ep, c.pid)
+            rec.endpoints[c.id] = ep
+            await asyncio.to_thread(self.files.save, rec)
+        except BaseException:
+            rec.endpoints.pop(c.id, None)
+            if pool is not None:
+                await asyncio.to_thread(pool.release_owner, ep.endpoint_id)
+            if ep.host_ifname:
+                await asyncio.to_thread(self.links.detach, rec, ep)
+            raise
+        return ep
+
+    async def disconnect(self, ref: str, container: str, force: bool = False) -> None:
+        await self.start()
+        async with self._lock:
+            rec = self._get(ref)
+            try:
+                c = await self._container(container)
+                cid = c.id
+            except NotFound:
+                # force: a container that is gone still leaves its endpoint
+                if not force:
+                    raise
+                cid = next((i for i in rec.endpoints if i.startswith(container)), "")
+            if rec.driver in ("host", "null"):
+                raise Conflict(f"container cannot be disconnected from {rec.name} network")
+            ep = rec.endpoints.get(cid)
+            if ep is None:
+                raise Conflict(f"container {container} is not connected to network {rec.name}")
+            await self._leave(rec, ep)
+        self.events.emit(
+            "network",
+            "disconnect",
+            rec.id,
+            {"container": cid, "name": rec.name, "type": rec.driver},
+        )
+
+    async def _leave(self, rec: NetworkRecord, ep: EndpointRecord) -> None:
+        if ep.host_ifname:
+            await asyncio.to_thread(self.links.detach, rec, ep)
+        pool = self._pools.get(rec.id)
+        if pool is not None:
+            await asyncio.to_thread(pool.release_owner, ep.endpoint_id)
+        rec.endpoints.pop(ep.container_id, None)
+        await asyncio.to_thread(self.files.save, rec)
+
+    # -- container start and exit ------------------------------------------------------
+
+    async def attach_container(
+        self, c: ContainerRef, primary: str, ip: str = "", aliases: Sequence[str] = ()
+    ) -> builtins.list[tuple[NetworkRecord, EndpointRecord]]:
+        """At start, with the container's init created (``c.pid``): join ``primary``
+        (once) and give every endpoint of the container a link; the primary first."""
+        await self.start()
+        async with self._lock:
+            rec = self._get(primary)
+            joined = None
+            if c.id not in rec.endpoints:
+                joined = await self._join(rec, c, list(aliases), ip)  # with its link
+                self._emit("connect", rec, c.id)
+            done = []
+            try:
+                for other in [rec, *(r for r in self._records.values() if r is not rec)]:
+                    ep = other.endpoints.get(c.id)
+                    if ep is None:
+                        continue
+                    if ep is not joined:  # a name left from an earlier run is stale
+                        ep.host_ifname = await asyncio.to_thread(
+                            self.links.attach, other, ep, c.pid
+                        )
+                        await asyncio.to_thread(self.files.save, other)
+                    done.append((other, ep))
+            except BaseException:
+                for other, ep in done:
+                    await asyncio.to_thread(self.links.detach, other, ep)
+                raise
+            return done
+
+    async def detach_container(self, container_id: str) -> None:
+        """At exit: the links are gone with the namespace; forget them. The endpoint on
+        the default bridge is released (its address is free again), as dockerd does."""
+        async with self._lock:
+            for rec in builtins.list(self._records.values()):
+                ep = rec.endpoints.get(container_id)
+                if ep is None:
+                    continue
+                if rec.predefined:
+                    await self._leave(rec, ep)
+                    self._emit("disconnect", rec, container_id)
+                elif ep.host_ifname:
+                    await asyncio.to_thread(self.links.detach, rec, ep)
+                    await asyncio.to_thread(self.files.save, rec)
+
+    async def join_created(
+        self, c: ContainerRef, network: str, ip: str = "", aliases: Sequence[str] = ()
+    ) -> None:
+        """At create: an endpoint (an address, no link yet) on a user-defined network the
+        container names in ``NetworkingConfig``; the default bridge is joined at start."""
+        await self.start()
+        async with self._lock:
+            rec = self._get(network)
+            if rec.predefined:
+                if ip:
+                    raise InvalidArgument(
+                        "user specified IP address is supported on user defined networks only"
+                    )
+                return
+            await self._drop_stale(rec)  # a removed container's --ip is free again
+            if c.id not in rec.endpoints:
+                await self._join(rec, c, list(aliases), ip)
+
+    def _emit(self, action: str, rec: NetworkRecord, container_id: str) -> None:
+        attributes = {"container": container_id, "name": rec.name, "type": rec.driver}
+        self.events.emit("network", action, rec.id, attributes)
+
+    def resolve(self, container_id: str, name: str) -> builtins.list[str]:
+        """What the embedded DNS answers ``container_id`` for ``name``: the addresses of
+        running containers on its user-defined networks with that name, alias or id."""
+        name = name.lower()
+        out: builtins.list[str] = []
+        for rec in self._records.values():
+            if rec.predefined or container_id not in rec.endpoints:
+                continue
+            for ep in rec.endpoints.values():
+                if not ep.host_ifname or not ep.address:
+                    continue
+                names = {ep.container_name.lower(), ep.container_id[:12]}
+                names.update(a.lower() for a in ep.aliases)
+                if name in names and ep.address not in out:
+                    out.append(ep.address)
+        return out
+
+    def has_network(self, name: str) -> bool:
+        return self._by_name(name) is not None
+
+    def check_mode(self, mode: str) -> None:
+        """A container's ``NetworkMode``: a predefined mode or an existing network."""
+        if mode in ("default", "bridge", "host", "none") or mode.startswith("container:"):
+            if mode.startswith("container:"):
+                raise NotSupported(
+                    "network mode container:<name|id> is not supported yet: use a network"
+                )
+            return
+        if self._by_name(mode) is None and mode not in self._records:
+            raise NotFound(f"network {mode} not found")
+
+
+def container_lookup(
+    inspect: Callable[[str], Awaitable[ContainerView]],
+) -> Callable[[str], Awaitable[ContainerRef]]:
+    """``NetworkService.lookup_container`` on top of the container service's inspect."""
+
+    async def lookup(ref: str) -> ContainerRef:
+        v = await inspect(ref)
+        mode = str(v.host_config.get("NetworkMode") or "default")
+        return ContainerRef(v.id, v.name.lstrip("/"), v.state.running, v.state.pid, mode)
+
+    return lookup
+
+
+def _new_id() -> str:
+    return secrets.token_hex(32)

@@ -1,0 +1,218 @@
+"""Packet filter rules of the bridge driver, in iptables chains of Dockyard's own.
+
+Chains (each reached by one jump from a built-in chain, so removing Dockyard removes
+everything): ``nat DOCKYARD`` (DNAT of published ports; from PREROUTING and OUTPUT for
+local destinations), ``nat DOCKYARD-POSTROUTING`` (masquerade of each non-internal
+subnet), ``filter DOCKYARD-FORWARD`` (what may cross each bridge: everything between
+its own containers, outbound and replies unless ``--internal``, and published ports).
+
+Rules are added with a check first (``-C``) so every call is idempotent; ``setup()``
+flushes our chains, so a restarted daemon rebuilds them from its networks and running
+containers. iptables is run as a program (``-w`` waits for the xtables lock); with the
+nf_tables backend that is what Debian 12 ships. The backend is chosen once, at
+construction: a host without iptables gets NotSupported with what to install.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from dockyard.errors import NotSupported, SystemFault
+
+log = logging.getLogger(__name__)
+
+NAT_CHAIN = "DOCKYARD"
+POSTROUTING_CHAIN = "DOCKYARD-POSTROUTING"
+FORWARD_CHAIN = "DOCKYARD-FORWARD"
+
+# (table, chain, jump rule in the built-in chain)
+_JUMPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("nat", "PREROUTING", ("-m", "addrtype", "--dst-type", "LOCAL", "-j", NAT_CHAIN)),
+    (
+        "nat",
+        "OUTPUT",
+        ("!", "-d", "127.0.0.0/8", "-m", "addrtype", "--dst-type", "LOCAL", "-j", NAT_CHAIN),
+    ),
+    ("nat", "POSTROUTING", ("-j", POSTROUTING_CHAIN)),
+    ("filter", "FORWARD", ("-j", FORWARD_CHAIN)),
+)
+_CHAINS = (("nat", NAT_CHAIN), ("nat", POSTROUTING_CHAIN), ("filter", FORWARD_CHAIN))
+
+
+@dataclass(frozen=True)
+class PublishedPort:
+    """One DNAT: ``host_ip:host_port/proto`` to ``container_ip:container_port`` on ``bridge``."""
+
+    bridge: str
+    proto: str
+    host_ip: str
+    host_port: int
+    container_ip: str
+    container_port: int
+
+
+def find_iptables() -> str:
+    for candidate in ("iptables", "/usr/sbin/iptables", "/sbin/iptables"):
+        found = shutil.which(candidate)
+        if found:
+            return found
+    raise NotSupported(
+        "iptables is not installed: container networking needs it (apt-get install iptables), "
+        "or run containers with --network none or host"
+    )
+
+
+class Firewall:
+    """iptables rules for bridge networks and published ports (IPv4)."""
+
+    def __init__(self, iptables: str | None = None) -> None:
+        self.iptables = iptables or find_iptables()
+
+    def _run(self, table: str, *args: str, check: bool = True) -> bool:
+        argv = [self.iptables, "-w", "-t", table, *args]
+        log.debug("firewall: %s", " ".join(argv[1:]))
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        except OSError as e:
+            raise SystemFault(f"run {self.iptables}: {e.strerror}") from e
+        if done.returncode != 0 and check:
+            raise SystemFault(f"iptables -t {table} {' '.join(args)} failed: {done.stderr.strip()}")
+        return done.returncode == 0
+
+    def _ensure(self, table: str, chain: str, rule: Sequence[str], insert: bool = False) -> None:
+        if not self._run(table, "-C", chain, *rule, check=False):
+            self._run(table, "-I" if insert else "-A", chain, *rule)
+
+    def _remove(self, table: str, chain: str, rule: Sequence[str]) -> None:
+        while self._run(table, "-C", chain, *rule, check=False):
+            self._run(table, "-D", chain, *rule)
+
+    def _has_chain(self, table: str, chain: str) -> bool:
+        return self._run(table, "-n", "-L", chain, check=False)
+
+    # -- whole-ruleset lifetime -------------------------------------------------------
+
+    def setup(self) -> None:
+        """Create (or flush) our chains and jump to them; enable IPv4 forwarding."""
+        for table, chain in _CHAINS:
+            if self._has_chain(table, chain):
+                self._run(table, "-F", chain)
+            else:
+                self._run(table, "-N", chain)
+        for table, builtin, rule in _JUMPS:
+            self._ensure(table, builtin, rule, insert=True)
+        _enable_forwarding()
+
+    def cleanup(self) -> None:
+        """Remove every rule and chain Dockyard made."""
+        for table, builtin, rule in _JUMPS:
+            self._remove(table, builtin, rule)
+        for table, chain in _CHAINS:
+            if self._has_chain(table, chain):
+                self._run(table, "-F", chain)
+                self._run(table, "-X", chain)
+
+    # -- networks ---------------------------------------------------------------------
+
+    @staticmethod
+    def _network_rules(
+        bridge: str, subnet: str, internal: bool
+    ) -> list[tuple[str, str, tuple[str, ...]]]:
+        if internal:
+            # nothing leaves or enters an internal network, except between its containers
+            return [
+                ("filter", FORWARD_CHAIN, ("-i", bridge, "-o", bridge, "-j", "ACCEPT")),
+                ("filter", FORWARD_CHAIN, ("-i", bridge, "!", "-o", bridge, "-j", "DROP")),
+                ("filter", FORWARD_CHAIN, ("!", "-i", bridge, "-o", bridge, "-j", "DROP")),
+            ]
+        return [
+            ("filter", FORWARD_CHAIN, ("-i", bridge, "-j", "ACCEPT")),
+            (
+                "filter",
+                FORWARD_CHAIN,
+                (
+                    "-o",
+                    bridge,
+                    "-m",
+                    "conntrack",
+                    "--ctstate",
+                    "RELATED,ESTABLISHED",
+                    "-j",
+                    "ACCEPT",
+                ),
+            ),
+            ("nat", POSTROUTING_CHAIN, ("-s", subnet, "!", "-o", bridge, "-j", "MASQUERADE")),
+        ]
+
+    def add_network(self, bridge: str, subnet: str, internal: bool = False) -> None:
+        rules = self._network_rules(bridge, subnet, internal)
+        try:
+            for table, chain, rule in rules:
+                self._ensure(table, chain, rule)
+        except BaseException:
+            self.remove_network(bridge, subnet, internal)
+            raise
+
+    def remove_network(self, bridge: str, subnet: str, internal: bool = False) -> None:
+        for table, chain, rule in self._network_rules(bridge, subnet, internal):
+            self._remove(table, chain, rule)
+
+    # -- published ports --------------------------------------------------------------
+
+    @staticmethod
+    def _port_rules(p: PublishedPort) -> list[tuple[str, str, tuple[str, ...]]]:
+        dest = ("-d", p.host_ip) if p.host_ip and p.host_ip not in ("0.0.0.0", "::") else ()
+        target = f"{p.container_ip}:{p.container_port}"
+        return [
+            (
+                "nat",
+                NAT_CHAIN,
+                ("!", "-i", p.bridge, *dest, "-p", p.proto, "-m", p.proto,
+                 "--dport", str(p.host_port), "-j", "DNAT", "--to-destination", target),
+            ),
+            (
+                "filter",
+                FORWARD_CHAIN,
+                ("-d", p.container_ip, "!", "-i", p.bridge, "-o", p.bridge, "-p", p.proto,
+                 "-m", p.proto, "--dport", str(p.container_port), "-j", "ACCEPT"),
+            ),
+        ]  # fmt: skip
+
+    def add_port(self, p: PublishedPort) -> None:
+        try:
+            for table, chain, rule in self._port_rules(p):
+                # before the network's DROPs of an internal network, and before others
+                self._ensure(table, chain, rule, insert=True)
+        except BaseException:
+            self.remove_port(p)
+            raise
+
+    def remove_port(self, p: PublishedPort) -> None:
+        for table, chain, rule in self._port_rules(p):
+            self._remove(table, chain, rule)
+
+    def rules(self, table: str, chain: str) -> list[str]:
+        """The rules of one of our chains as ``iptables -S`` prints them (for tests and
+        diagnostics; nothing decides anything on this text)."""
+        argv = [self.iptables, "-w", "-t", table, "-S", chain]
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            return []
+        return [line for line in done.stdout.splitlines() if not line.startswith("-N ")]
+
+
+def _enable_forwarding() -> None:
+    path = "/proc/sys/net/ipv4/ip_forward"
+    try:
+        with open(path) as f:
+            if f.read().strip() == "1":
+                return
+        log.debug("sysctl: %s = 1", path)
+        with open(path, "w") as f:
+            f.write("1")
+    except OSError as e:
+        raise SystemFault(f"enable IPv4 forwarding ({path}): {e.strerror}") from e
