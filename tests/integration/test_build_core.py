@@ -226,3 +226,47 @@ def test_300_run_steps_build_and_the_image_runs(store: ImageStore, tmp_path: Pat
         output=lines.append,
     )
     assert "".join(lines).split() == [str(n) for n in range(290, 300)]
+
+
+def test_add_of_a_url(store: ImageStore, tmp_path: Path) -> None:
+    """ADD fetches a URL (here a server on loopback): named after the URL, mode 0600."""
+    import http.server
+    import threading
+
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "file.txt").write_text("from the web\n")
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a: object, **k: object) -> None:
+            super().__init__(*a, directory=str(served), **k)  # type: ignore[arg-type]
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/file.txt"
+    try:
+        b = build(
+            store,
+            tmp_path,
+            {
+                "Dockerfile": f"FROM busybox\nADD {url} /dl/\nADD {url} /named\n"
+                f"RUN stat -c %a /dl/file.txt > /mode\n".encode()
+            },
+        )
+        assert read_file(store, b.image_id, "/dl/file.txt", tmp_path) == b"from the web\n"
+        assert read_file(store, b.image_id, "/named", tmp_path) == b"from the web\n"
+        assert read_file(store, b.image_id, "/mode", tmp_path) == b"600\n"
+        with pytest.raises(BuildFailed, match=r"ADD failed: cannot download .*/missing"):
+            build(
+                store,
+                tmp_path,
+                {"Dockerfile": f"FROM busybox\nADD {url[:-8]}missing /x\n".encode()},
+            )
+    finally:
+        server.shutdown()
+        server.server_close()
+    with pytest.raises(BuildFailed, match=r"cannot download http://127\.0\.0\.1:1/x"):
+        build(store, tmp_path, {"Dockerfile": b"FROM busybox\nADD http://127.0.0.1:1/x /x\n"})

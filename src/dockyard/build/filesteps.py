@@ -93,7 +93,8 @@ class FileSteps:
                 chmod = int(chmod_text, 8)
             except ValueError:
                 raise InvalidArgument(f"{what} --chmod={chmod_text}: use an octal mode") from None
-        with tempfile.TemporaryDirectory(dir=self._tmp(), prefix="heredoc-") as hdir:
+        extract_ok = True
+        with tempfile.TemporaryDirectory(dir=self._tmp(), prefix="sources-") as hdir:
             sources: list[Source]
             source_image: str | None = None
             if step.heredocs:
@@ -102,14 +103,13 @@ class FileSteps:
                 source_image = self._from_image(step.flag("from") or "", futures, plan)
                 sources = []
             else:
-                if any(p.startswith(("http://", "https://")) for p in patterns):
-                    if what == "COPY":
-                        raise InvalidArgument("COPY does not take URLs: use ADD or curl in RUN")
-                    raise BuildFailed(
-                        f"ADD of a URL ({patterns[0]}) is not supported: download it in the "
-                        "context first"
-                    )
-                sources = find_sources(context.root, patterns, what)
+                urls = [p for p in patterns if p.startswith(("http://", "https://"))]
+                if urls and what == "COPY":
+                    raise InvalidArgument("COPY does not take URLs: use ADD, or RUN wget")
+                local = [p for p in patterns if p not in urls]
+                sources = find_sources(context.root, local, what) if local else []
+                sources += [download(url, Path(hdir) / f"url-{i}") for i, url in enumerate(urls)]
+                extract_ok = not urls  # ADD extracts local archives, never downloads
             if source_image is not None:
                 return self._copy_from_image(
                     step, state, image_id, options, source_image, patterns, dest, chown, chmod
@@ -139,7 +139,7 @@ class FileSteps:
                     workdir=str(state.config.get("WorkingDir") or "/"),
                     owner=Ownership(*chown_ids(root, chown)) if chown else Ownership(),
                     chmod=chmod,
-                    extract=what == "ADD" and not step.heredocs,
+                    extract=what == "ADD" and not step.heredocs and extract_ok,
                     what=what,
                 ),
             )
@@ -276,3 +276,24 @@ def _heredoc_files(step: Step, state: StageState, tmp: Path) -> list[Source]:
         path.chmod(0o644)
         out.append(Source(path, doc.name))
     return out
+
+
+def download(url: str, into: Path) -> Source:
+    """ADD's URL source: fetched (through the daemon's proxies) into ``into``, named after
+    the URL's last path segment, mode 0600 as docker makes it."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    into.mkdir()
+    name = urllib.parse.urlsplit(url).path.rstrip("/").rpartition("/")[2] or "download"
+    path = into / name
+    try:
+        with urllib.request.urlopen(url, timeout=60) as answer, open(path, "wb") as f:
+            while chunk := answer.read(1 << 20):
+                f.write(chunk)
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        reason = getattr(e, "reason", e)
+        raise BuildFailed(f"ADD failed: cannot download {url}: {reason}") from e
+    path.chmod(0o600)
+    return Source(path, name)
