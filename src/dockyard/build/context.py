@@ -12,6 +12,7 @@ does.
 
 from __future__ import annotations
 
+import io
 import os
 import posixpath
 import shutil
@@ -19,7 +20,7 @@ import tarfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from dockyard.errors import InvalidArgument
 
@@ -48,11 +49,53 @@ def _clean_name(name: str) -> str:
     return clean
 
 
+COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"\x28\xb5\x2f\xfd")
+
+
+class _Padded(io.RawIOBase):
+    """A plain tar stream completed with its end-of-archive blocks if they are missing.
+
+    The docker CLI sends a ``-f`` Dockerfile from outside the context as the last member
+    of the tar, without its padding and the two zero blocks after it (its tar rewriter
+    closes the pipe first); dockerd's Go reader takes that, so we do too. A compressed
+    stream is passed through as it is."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        super().__init__()
+        self._stream = stream
+        self._head = stream.read(512)
+        self._plain = not self._head.startswith(COMPRESSED_MAGIC)
+        self._size = 0
+        self._tail: bytes | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        if self._head:
+            n = min(len(view), len(self._head))
+            view[:n], self._head = self._head[:n], self._head[n:]
+            self._size += n
+            return n
+        if self._tail is None:
+            data = self._stream.read(len(view))
+            if data or not self._plain:
+                view[: len(data)] = data
+                self._size += len(data)
+                return len(data)
+            self._tail = bytes(-self._size % 512 + 1024)
+        n = min(len(view), len(self._tail))
+        view[:n], self._tail = self._tail[:n], self._tail[n:]
+        return n
+
+
 def unpack_context(stream: IO[bytes], dest: Path, dockerfile: str = "") -> Context:
     """Unpack the context tar into ``dest`` (which must exist and be empty)."""
     name = _clean_name(dockerfile or DEFAULT_DOCKERFILE)
     try:
-        with tarfile.open(fileobj=stream, mode="r|*") as tar:
+        padded = io.BufferedReader(_Padded(stream))
+        with tarfile.open(fileobj=padded, mode="r|*") as tar:
             extract_all(tar, dest)
     except OSError as e:
         raise InvalidArgument(f"cannot unpack the build context: {e}") from e

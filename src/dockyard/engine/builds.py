@@ -19,13 +19,11 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import io
 import logging
 import secrets
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from dockyard.build.builder import Builder, BuildFailed, BuildOptions
 from dockyard.build.context import Context, remove_context, unpack_context
@@ -41,8 +39,6 @@ from .events import EventLog
 from .pipes import BodyPipe, buffered_reader
 
 log = logging.getLogger(__name__)
-
-COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"\x28\xb5\x2f\xfd")
 
 
 @dataclass(frozen=True)
@@ -145,38 +141,6 @@ class _Run:
             await asyncio.shield(self.cancel())
 
 
-class _Padded(io.RawIOBase):
-    """A plain tar stream completed with its end-of-archive blocks if they are missing.
-
-    The docker CLI sends a ``-f`` Dockerfile from outside the context as the last
-    member of the tar, without its padding and the two zero blocks after it (its tar
-    rewriter closes the pipe first); dockerd's Go reader takes that, so we do too.
-    A compressed stream is passed through as it is."""
-
-    def __init__(self, reader: io.BufferedReader) -> None:
-        super().__init__()
-        self._reader = reader
-        self._plain = not reader.peek(6).startswith(COMPRESSED_MAGIC)
-        self._size = 0
-        self._tail: bytes | None = None
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        if self._tail is None:
-            n = self._reader.readinto(view)
-            if n or not self._plain:
-                self._size += n
-                return n
-            self._tail = bytes(-self._size % 512 + 1024)
-        n = min(len(view), len(self._tail))
-        view[:n] = self._tail[:n]
-        self._tail = self._tail[n:]
-        return n
-
-
 class BuildService:
     """The Engine API's build backend (see the module doc)."""
 
@@ -222,7 +186,7 @@ class BuildService:
         def unpack() -> Context:
             try:
                 with buffered_reader(pipe) as reader:
-                    return unpack_context(io.BufferedReader(_Padded(reader)), root, dockerfile)
+                    return unpack_context(reader, root, dockerfile)
             finally:
                 pipe.abandon()
 
