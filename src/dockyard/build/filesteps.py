@@ -114,38 +114,18 @@ class FileSteps:
                 return self._copy_from_image(
                     step, state, image_id, options, source_image, patterns, dest, chown, chmod
                 )
-            digest = checksum(sources)
-            key = self._key(
+            return self._copy_sources(
+                state,
                 image_id,
-                what,
-                digest,
+                options,
+                sources,
                 dest,
-                chown or "",
-                chmod_text or "",
-                json.dumps(state.config.get("WorkingDir")),
+                what,
+                chown=chown,
+                chmod=chmod,
+                chmod_text=chmod_text or "",
+                extract=what == "ADD" and not step.heredocs and extract_ok,
             )
-            cached = self._cached(key, options)
-            if cached is not None:
-                state.image = self._load(cached)
-                return cached
-            created_by = imageconfig.nop(f"{what} {digest.replace('sha256:', 'file:')} in {dest} ")
-            new = self._copied(
-                image_id,
-                created_by,
-                lambda root: copy_sources(
-                    root,
-                    sources,
-                    dest,
-                    workdir=str(state.config.get("WorkingDir") or "/"),
-                    owner=Ownership(*chown_ids(root, chown)) if chown else Ownership(),
-                    chmod=chmod,
-                    extract=what == "ADD" and not step.heredocs and extract_ok,
-                    what=what,
-                ),
-            )
-        self.store.metadata.cache_step(key, self.store.image(new).id)
-        state.image = self._load(new)
-        return new
 
     def _copy_from_image(
         self,
@@ -166,38 +146,71 @@ class FileSteps:
                 mount_container(self.store, cid, mnt)
                 try:
                     sources = find_sources(Path(mnt), patterns, "COPY --from")
-                    digest = checksum(sources)
-                    key = self._key(
+                    return self._copy_sources(
+                        state,
                         image_id,
-                        "COPY --from",
-                        digest,
+                        options,
+                        sources,
                         dest,
-                        chown or "",
-                        str(chmod),
-                        json.dumps(state.config.get("WorkingDir")),
-                    )
-                    cached = self._cached(key, options)
-                    if cached is not None:
-                        state.image = self._load(cached)
-                        return cached
-                    created_by = imageconfig.nop(f"COPY dir:{digest[7:]} in {dest} ")
-                    new = self._copied(
-                        image_id,
-                        created_by,
-                        lambda root: copy_sources(
-                            root,
-                            sources,
-                            dest,
-                            workdir=str(state.config.get("WorkingDir") or "/"),
-                            owner=Ownership(*chown_ids(root, chown)) if chown else Ownership(),
-                            chmod=chmod,
-                            what="COPY",
-                        ),
+                        "COPY --from",
+                        chown=chown,
+                        chmod=chmod,
+                        chmod_text=str(chmod),
+                        extract=False,
                     )
                 finally:
                     unmount_container(mnt)
             finally:
                 remove_container(self.store, cid)
+
+    def _copy_sources(
+        self,
+        state: StageState,
+        image_id: str | None,
+        options: BuildOptions,
+        sources: list[Source],
+        dest: str,
+        what: str,
+        *,
+        chown: str | None,
+        chmod: int | None,
+        chmod_text: str,
+        extract: bool,
+    ) -> str:
+        """A COPY/ADD step: from the cache when its key is there, else copied and
+        committed (``what``: COPY, ADD or COPY --from)."""
+        digest = checksum(sources)
+        workdir = str(state.config.get("WorkingDir") or "/")
+        key = self._key(
+            image_id,
+            what,
+            digest,
+            dest,
+            chown or "",
+            chmod_text,
+            json.dumps(state.config.get("WorkingDir")),
+        )
+        cached = self._cached(key, options)
+        if cached is not None:
+            state.image = self._load(cached)
+            return cached
+        verb, _, from_stage = what.partition(" ")  # "COPY --from": a stage's or image's
+        kind = "dir" if from_stage else "file"
+        created_by = imageconfig.nop(f"{verb} {kind}:{digest[7:]} in {dest} ")
+        new = self._copied(
+            image_id,
+            created_by,
+            lambda root: copy_sources(
+                root,
+                sources,
+                dest,
+                workdir=workdir,
+                owner=Ownership(*chown_ids(root, chown)) if chown else Ownership(),
+                chmod=chmod,
+                extract=extract,
+                what=verb,
+            ),
+        )
         self.store.metadata.cache_step(key, self.store.image(new).id)
         state.image = self._load(new)
         return new
