@@ -8,6 +8,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 
 from dockyard.testing.daemon import Daemon, ping
 
@@ -154,3 +155,49 @@ def test_version_flag() -> None:
     assert res.returncode == 0
     assert res.stdout.startswith("Dockyard daemon version")
     assert os.path.exists("/usr/local/bin/docker")
+
+
+def _spares(daemon: Daemon) -> list[int]:
+    """Pids of the spare shims started by ``daemon`` (found by their socket path)."""
+    found = []
+    needle = f"{daemon.exec_root}/shims/spare-".encode()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if needle in f.read():
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def _wait_for(predicate: object, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_spare_shim_waits_and_goes_with_the_daemon() -> None:
+    """The daemon keeps one shim ready (its imports done); a container start takes it and
+    a new one is started; the spare leaves with the daemon, also when the daemon dies."""
+    daemon = Daemon.start()
+    try:
+        assert _wait_for(lambda: list((daemon.exec_root / "shims").glob("spare-*.sock")))
+        time.sleep(0.2)  # the daemon polls for the socket every 10 ms
+        first = _spares(daemon)[0]
+        assert daemon.docker("run", "--rm", "busybox", "echo", "hi").stdout == "hi\n"
+        assert _wait_for(lambda: _spares(daemon) not in ([], [first])), (first, _spares(daemon))
+        daemon.stop()
+        assert _wait_for(lambda: _spares(daemon) == [], 5)
+        daemon.restart()
+        assert _wait_for(lambda: len(_spares(daemon)) == 1)
+        daemon.kill9()
+        assert _wait_for(lambda: _spares(daemon) == [], 5)  # it notices its parent is gone
+        daemon.restart()
+        daemon.stop()
+    finally:
+        daemon.cleanup()

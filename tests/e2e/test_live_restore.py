@@ -61,20 +61,27 @@ def until(check: Callable[[], bool], timeout: float = 15.0, what: str = "") -> N
 
 
 def shim_pid(container_id: str) -> int | None:
-    """The shim of a container: the process running dockyard.shim for that id."""
+    """The shim of a container: the process listening on ``<id[:16]>.sock`` (a shim that
+    started as a spare has no ``--id`` on its command line)."""
+    suffix = f"/shims/{container_id[:16]}.sock"
+    inodes = set()
+    with open("/proc/net/unix") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if len(fields) >= 8 and fields[7].endswith(suffix):
+                inodes.add(f"socket:[{fields[6]}]")
+    if not inodes:
+        return None
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+            fds = os.listdir(f"/proc/{entry}/fd")
+            for fd in fds:
+                if os.readlink(f"/proc/{entry}/fd/{fd}") in inodes:
+                    return int(entry)
         except OSError:
             continue
-        if (
-            b"--id" in cmdline
-            and container_id.encode() in cmdline
-            and any(b"dockyard.shim" in part for part in cmdline)
-        ):
-            return int(entry)
     return None
 
 

@@ -90,7 +90,7 @@ def test_config_flags(daemon: Daemon, tmp_path: Path) -> None:
     assert out.splitlines() == [
         "yes flag",
         "/srv/app",
-        "uid=1000 gid=1000 groups=123",
+        "uid=1000 gid=1000 groups=123,1000",  # as dockerd 20.10 shows it
         "box",
         "example.org",
     ]
@@ -427,7 +427,7 @@ def test_dockyard_cli(daemon: Daemon) -> None:
     assert lines[:2] == ["100", "100"]
     assert int(status_field(out, "CapBnd"), 16) == cap_mask("CAP_NET_ADMIN")
     assert status_field(out, "NoNewPrivs") == "1"
-    assert "uid=1000 gid=1000 groups=123" in lines
+    assert "uid=1000 gid=1000 groups=123,1000" in lines
     assert "example.org" in lines and "/dev/mynull" in lines and str(32 << 20) in lines
     assert lines[-1].split()[:2] == ["1", "/sbin/docker-init"]
     bad = dockyard(daemon, "run", "--rm", "--ulimit", "nofile", BUSYBOX, "true", check=False)
@@ -476,3 +476,16 @@ def test_rmi_force_of_a_running_containers_image_only_untags(daemon: Daemon) -> 
     state = daemon.docker("inspect", "-f", "{{.State.Running}}", cid).stdout.strip()
     assert state == "true"
     daemon.docker("rm", "-f", cid)
+
+
+@pytest.mark.parametrize(
+    ("user", "shown"),
+    [  # what dockerd 20.10 prints for the same image (checked on this machine)
+        ("nobody", "uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)"),
+        ("daemon", "uid=1(daemon) gid=1(daemon) groups=1(daemon)"),
+        ("12:34", "uid=12 gid=34 groups=34"),
+        ("nobody:daemon", "uid=65534(nobody) gid=1(daemon) groups=1(daemon)"),
+    ],
+)
+def test_user_groups_as_dockerd_shows_them(daemon: Daemon, user: str, shown: str) -> None:
+    assert run(daemon, "-u", user, BUSYBOX, "id").strip() == shown

@@ -39,6 +39,7 @@ class Env:
             exec_root=self.root / "x",
             runtime=RUNTIME,
             cgroup_parent=self.cgroup_parent,
+            spare_shim=False,  # services here are dropped without close (daemon crashes)
         )
         self.store = ImageStore(self.settings.data_root, "overlay")
         ensure_base_image(self.store)
@@ -281,7 +282,7 @@ def test_shim_survives_its_parent(env: Env) -> None:
         from dockyard.images.imagestore import ImageStore
         settings = ContainerSettings(Path({str(env.settings.data_root)!r}),
             Path({str(env.settings.exec_root)!r}), {RUNTIME!r},
-            cgroup_parent={env.cgroup_parent!r})
+            cgroup_parent={env.cgroup_parent!r}, spare_shim=False)
         async def main():
             svc = ContainerService(ImageStore(settings.data_root, "overlay"), settings)
             await svc.start_service()

@@ -18,6 +18,7 @@ from dockyard.errors import (
     NotSupported,
     SystemFault,
 )
+from dockyard.registry.errors import Unauthorized
 
 from .router import Response, json_response
 
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 STATUS: dict[type[DockyardError], int] = {
     NotModified: 304,
     InvalidArgument: 400,
+    Unauthorized: 401,  # a registry refused the credentials (as dockerd)
     NotFound: 404,
     Conflict: 409,
     SystemFault: 500,

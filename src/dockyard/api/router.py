@@ -154,15 +154,21 @@ class Router:
 
     def __init__(self) -> None:
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        self._table: list[tuple[str, str]] = []
 
     def route(self, method: str, pattern: str) -> Callable[[Handler], Handler]:
         regex = re.compile("^" + _to_regex(pattern) + "$")
 
         def register(handler: Handler) -> Handler:
             self._routes.append((method.upper(), regex, handler))
+            self._table.append((method.upper(), pattern))
             return handler
 
         return register
+
+    def table(self) -> list[tuple[str, str]]:
+        """Every route as registered: (method, pattern), in matching order."""
+        return list(self._table)
 
     def match(self, method: str, path: str) -> tuple[Handler, dict[str, str]] | None:
         """The handler and path parameters; None if no route has this path at all."""

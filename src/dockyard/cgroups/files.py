@@ -189,6 +189,19 @@ def remove_tree(directory: str, timeout: float) -> None:
         _rmdir(dirpath, timeout)
 
 
+def remove_if_empty(directories: Iterable[str]) -> bool:
+    """rmdir each directory once; False as soon as one is busy (tasks or child cgroups)."""
+    for d in directories:
+        try:
+            os.rmdir(d)
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return False
+        log.debug("cgroup rmdir %s", d)
+    return True
+
+
 def _rmdir(path: str, timeout: float) -> None:
     last: OSError | None = None
 

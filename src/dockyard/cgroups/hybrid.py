@@ -64,6 +64,11 @@ class CgroupHybridManager(CgroupV1Manager):
                 return
             log.warning("pid %d not placed in the cgroup2 mount: %s", pid, e)
 
+    def clone_dir(self) -> str | None:
+        # cgroup.threads cannot move a thread out of its domain, so the cgroup2 side is
+        # joined at birth (CLONE_INTO_CGROUP) rather than by join_self
+        return self._unified
+
     def destroy(self) -> None:
         failure: errors.DockyardError | None = None
         try:
@@ -76,6 +81,9 @@ class CgroupHybridManager(CgroupV1Manager):
             failure = failure or e
         if failure is not None:
             raise failure
+
+    def remove_if_empty(self) -> bool:
+        return files.remove_if_empty([*self._dirs(), self._unified])
 
     def exists(self) -> bool:
         return super().exists() or os.path.isdir(self._unified)

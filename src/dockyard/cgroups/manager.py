@@ -95,6 +95,16 @@ if TYPE_CHECKING:
             """Move ``pid`` into the cgroup in every hierarchy."""
             ...
 
+        def join_self(self) -> None:
+            """Move the calling single-threaded process into the cgroup of every v1
+            hierarchy, without the kernel's global migration lock (see v1.join_self)."""
+            ...
+
+        def clone_dir(self) -> str | None:
+            """The cgroup2 directory a child can be forked into with CLONE_INTO_CGROUP
+            (None on a v1-only host): the part ``join_self`` cannot do."""
+            ...
+
         def set(self, resources: Resources) -> None:
             """Write the limits; InvalidArgument/NotSupported/SystemFault name file and value."""
             ...
@@ -129,6 +139,11 @@ if TYPE_CHECKING:
 
         def destroy(self) -> None:
             """Remove the cgroup everywhere, waiting briefly for exiting tasks; idempotent."""
+            ...
+
+        def remove_if_empty(self) -> bool:
+            """One rmdir per hierarchy, no waiting: True if the cgroup is gone everywhere,
+            False if some directory is busy (processes or child cgroups left)."""
             ...
 
         def paths(self) -> dict[str, str]:

@@ -6,7 +6,12 @@ for writing. Its first writer after a quiet spell waits out an RCU grace period
 the last one do not wait. ``prime()`` forks a child that moves itself into the cgroup
 it is already in (a no-op move that still takes the lock), so the grace period runs
 while the runtime parses its config; the container's own move then costs
-microseconds instead of milliseconds. Measured in bench/ (runtime run busybox true).
+microseconds instead of milliseconds.
+
+Only containers with a user or cgroup namespace need it now: the runtime moves their
+stage1 by pid. Every other container joins its cgroup without the lock (the v1
+``tasks`` file and ``clone3(CLONE_INTO_CGROUP)``, see runtime/init.py), and there a
+prime would only hold ``cgroup_mutex`` through the grace period and stall the mkdirs.
 """
 
 from __future__ import annotations

@@ -87,8 +87,17 @@ class CgroupV2Manager:
     def apply(self, pid: int) -> None:
         files.write(os.path.join(self._dir, "cgroup.procs"), str(pid))
 
+    def join_self(self) -> None:
+        pass  # nothing but the cgroup2 tree: clone_dir() does it all
+
+    def clone_dir(self) -> str | None:
+        return self._dir
+
     def destroy(self) -> None:
         files.remove_tree(self._dir, self._timeout)
+
+    def remove_if_empty(self) -> bool:
+        return files.remove_if_empty([self._dir])
 
     def exists(self) -> bool:
         return os.path.isdir(self._dir)

@@ -64,8 +64,29 @@ def load(ctx: Context, argv: list[str]) -> int:
         show_messages(ctx.client().load(sys.stdin.buffer, quiet=opts["quiet"]))
         return 0
     with open_input(path) as f:
-        show_messages(ctx.client().load(f, quiet=opts["quiet"]))
+        if opts["quiet"] or not output.stdout_is_terminal():
+            show_messages(ctx.client().load(f, quiet=opts["quiet"]))
+            return 0
+        _load_with_a_bar(ctx, f, path)
     return 0
+
+
+def _load_with_a_bar(ctx: Context, f: BinaryIO, path: str) -> None:
+    """On a terminal: a bar while the tar is read and sent, then the daemon's messages
+    (docker's daemon draws "Loading layer" bars; ours answers once the tar is in)."""
+    import os
+
+    from dockyard.cli.progress import MessageDisplay, reading
+
+    try:
+        size = os.fstat(f.fileno()).st_size
+        width = os.get_terminal_size(1).columns
+    except (OSError, ValueError):
+        size, width = 0, 80
+    display = MessageDisplay(terminal=True, width=width)
+    ident = os.path.basename(path)[:20]
+    for message in ctx.client().load(reading(f, size, display, ident), quiet=False):
+        display.show(message)
 
 
 SAVE = Command(

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dockyard.cli.errors import CommandFailed, UsageError
 from dockyard.cli.flags import LIST, STRING, Flag, parse_int
 from dockyard.cli.hostflags import HOST_FLAGS, host_settings
+from dockyard.cli.netflags import NET_FLAGS, net_settings, with_proxy_env
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -48,13 +49,20 @@ _CREATE_FLAGS = [
     Flag("workdir", "w", STRING, "Working directory inside the container"),
     Flag("label-file", kind=LIST, help="Read in a line delimited file of labels"),
 ]
-CREATE_FLAGS = sorted([*_CREATE_FLAGS, *HOST_FLAGS], key=lambda f: f.long)
+CREATE_FLAGS = sorted([*_CREATE_FLAGS, *HOST_FLAGS, *NET_FLAGS], key=lambda f: f.long)
 
 _BINARY_UNITS = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
 
 
-def ram_in_bytes(text: str) -> int:
-    """go-units ``RAMInBytes``: "512m", "1g", "100k", "1024" (binary units)."""
+def ram_in_bytes(text: str, flag: str = "") -> int:
+    """go-units ``RAMInBytes``: "512m", "1g", "100k", "1024" (binary units). ``flag``
+    ("-m, --memory") makes a bad value docker's usage error for that flag."""
+    if flag:
+        try:
+            return ram_in_bytes(text)
+        except UsageError as e:
+            message = f'invalid argument "{text}" for "{flag}" flag: {e.message}'
+            raise UsageError(message, "run") from None
     s = text.strip().lower()
     for suffix in ("ib", "b"):
         if len(s) > 1 and s.endswith(suffix) and s[: -len(suffix)][-1:] in _BINARY_UNITS:
@@ -130,7 +138,7 @@ def container_config(opts: dict[str, Any], args: list[str], *, detach: bool) -> 
         "Tty": tty,
         "OpenStdin": interactive,
         "StdinOnce": interactive and attach_stdin,
-        "Env": _env(opts["env"], opts["env_file"]),
+        "Env": with_proxy_env(_env(opts["env"], opts["env_file"])),  # config.json proxies
         "Cmd": cmd or None,
         "Image": image,
         "WorkingDir": opts["workdir"] or "",
@@ -169,7 +177,7 @@ def container_config(opts: dict[str, Any], args: list[str], *, detach: bool) -> 
         host.update(_mounts(opts["mount"], opts["tmpfs"]))
         host["VolumesFrom"] = opts["volumes_from"] or None
     if opts["memory"]:
-        host["Memory"] = ram_in_bytes(opts["memory"])
+        host["Memory"] = ram_in_bytes(opts["memory"], "-m, --memory")
     if opts["cpus"]:
         try:
             host["NanoCpus"] = round(float(opts["cpus"]) * 1e9)
@@ -182,6 +190,11 @@ def container_config(opts: dict[str, Any], args: list[str], *, detach: bool) -> 
     if opts["init"]:
         host["Init"] = True
     host.update(host_settings(opts, ram_in_bytes))
+    net_config, net_host, networking = net_settings(opts, host["NetworkMode"])
+    config.update(net_config)  # -p, -P, --dns, --add-host, --ip, ... (cli/netflags.py)
+    host.update(net_host)
+    if networking:
+        config["NetworkingConfig"] = networking
     if opts["restart"]:
         name, _, count = opts["restart"].partition(":")
         host["RestartPolicy"] = {

@@ -9,8 +9,8 @@ and run in ``containerconfig.py``.
 from __future__ import annotations
 
 from dockyard.cli import output
-from dockyard.cli.errors import CommandFailed, UsageError
-from dockyard.cli.flags import LIST, STRING, Command, Flag, parse_int
+from dockyard.cli.errors import CommandFailed
+from dockyard.cli.flags import INT, LIST, STRING, Command, Flag
 from dockyard.cli.images import parse_filters
 
 TYPE_CHECKING = False
@@ -48,20 +48,25 @@ PS_TABLE_SIZE = PS_TABLE + "\t{{.Size}}"
 
 
 def for_each_container(
-    args: list[str], call: Any, prefix: str = "Error response from daemon: "
+    args: list[str], call: Any, prefix: str = "Error response from daemon: ", summary: str = ""
 ) -> int:
-    """``call(name)`` for each argument; print the name on success, collect the errors."""
+    """``call(name)`` for each argument; print the name on success, collect the errors
+    (and end them with ``summary`` of the failed names, as docker start does)."""
     from dockyard.client.errors import APIError
 
     errors = []
+    failed = []
     for name in args:
         try:
             call(name)
         except APIError as e:
             errors.append(f"{prefix}{e.message}")
+            failed.append(name)
             continue
         output.out(name)
     if errors:
+        if summary:
+            errors.append(summary.format(", ".join(failed)))
         raise CommandFailed("\n".join(errors))
     return 0
 
@@ -72,8 +77,8 @@ STOP = Command(
     "Stop one or more running containers",
     [
         Flag("signal", "s", STRING, "Signal to send to the container"),
-        Flag("time", "t", STRING, "Seconds to wait before killing the container"),
-        Flag("timeout", kind=STRING, help="Seconds to wait before killing the container"),
+        Flag("timeout", "t", INT, "Seconds to wait before killing the container"),
+        Flag("time", kind=INT, help="Seconds to wait before killing the container (deprecated)"),
     ],
     min_args=1,
     aliases=("dockyard container stop", "dockyard stop"),
@@ -82,8 +87,7 @@ STOP = Command(
 
 def stop(ctx: Context, argv: list[str]) -> int:
     opts, args = STOP.parse(argv)
-    t = opts["time"] if opts["time"] is not None else opts["timeout"]
-    timeout = parse_int(t, "--time") if t is not None else None
+    timeout = opts["timeout"] if opts["timeout"] is not None else opts["time"]
     client = ctx.client()
     return for_each_container(args, lambda n: client.stop(n, timeout, opts["signal"]))
 
@@ -94,7 +98,8 @@ RESTART = Command(
     "Restart one or more containers",
     [
         Flag("signal", "s", STRING, "Signal to send to the container"),
-        Flag("time", "t", STRING, "Seconds to wait before killing the container"),
+        Flag("timeout", "t", INT, "Seconds to wait before killing the container"),
+        Flag("time", kind=INT, help="Seconds to wait before killing the container (deprecated)"),
     ],
     min_args=1,
     aliases=("dockyard container restart", "dockyard restart"),
@@ -103,7 +108,7 @@ RESTART = Command(
 
 def restart(ctx: Context, argv: list[str]) -> int:
     opts, args = RESTART.parse(argv)
-    timeout = parse_int(opts["time"], "--time") if opts["time"] is not None else None
+    timeout = opts["timeout"] if opts["timeout"] is not None else opts["time"]
     client = ctx.client()
     return for_each_container(args, lambda n: client.restart(n, timeout))
 
@@ -187,9 +192,15 @@ RENAME = Command(
 
 def rename(ctx: Context, argv: list[str]) -> int:
     _, (old, new) = RENAME.parse(argv)
+    from dockyard.client.errors import APIError
+
     if not new.strip():
         raise CommandFailed("Error: Neither old nor new names may be empty")
-    ctx.client().rename(old, new)
+    try:
+        ctx.client().rename(old, new)
+    except APIError as e:
+        message = f"Error response from daemon: {e.message}"
+        raise CommandFailed(f"{message}\nError: failed to rename container named {old}") from None
     return 0
 
 
@@ -237,9 +248,8 @@ def top(ctx: Context, argv: list[str]) -> int:
     doc = ctx.client().top(args[0], " ".join(args[1:]) or None)
     titles = [str(t) for t in doc.get("Titles") or []]
     rows = [[str(c) for c in p] for p in doc.get("Processes") or []]
-    output.print_tabbed(
-        "\n".join("\t".join(r) for r in [titles, *rows]) + "\n", minwidth=0, padding=1
-    )
+    # docker top: tabwriter.NewWriter(out, 20, 1, 3, ' ', 0)
+    output.print_tabbed("\n".join("\t".join(r) for r in [titles, *rows]) + "\n", 20, 3)
     return 0
 
 
@@ -263,7 +273,7 @@ LOGS = Command(
 )
 
 
-def time_arg(value: str | None, now: float | None = None) -> str | None:
+def time_arg(value: str | None, now: float | None = None, flag: str = "") -> str | None:
     """docker's ``GetTimestamp``: a duration ago ("10m", "1h30m") or a time, as unix
     seconds ("1700000000.000000000")."""
     import re
@@ -281,16 +291,23 @@ def time_arg(value: str | None, now: float | None = None) -> str | None:
         return f"{now - seconds:.9f}"
     from datetime import datetime
 
+    # the fraction is kept to the nanosecond, as docker's "%d.%09d" (a float would round
+    # "--until <a log line's -t time>" below the line's own time)
     text = value.replace("Z", "+00:00")
+    nanos = "000000000"
+    fraction = re.search(r"\.(\d+)", text)
+    if fraction:
+        nanos = fraction.group(1)[:9].ljust(9, "0")
+        text = text[: fraction.start()] + text[fraction.end() :]
     for candidate in (text, text + "T00:00:00"):
         try:
-            parsed = datetime.fromisoformat(candidate)
+            parsed = datetime.fromisoformat(candidate)  # no zone: local time, as docker
         except ValueError:
             continue
-        if parsed.tzinfo is None:
-            return f"{parsed.timestamp():.9f}"  # local time, as docker
-        return f"{parsed.timestamp():.9f}"
-    raise UsageError(f'invalid value for "since"/"until": {value}', "logs")
+        return f"{int(parsed.timestamp())}.{nanos}"
+    # docker: logs names the flag, events does not; both exit 1
+    message = f'failed to parse value as time or duration: "{value}"'
+    raise CommandFailed(f'invalid value for "{flag}": {message}' if flag else message)
 
 
 def logs(ctx: Context, argv: list[str]) -> int:
@@ -300,8 +317,8 @@ def logs(ctx: Context, argv: list[str]) -> int:
         follow=opts["follow"],
         timestamps=opts["timestamps"],
         tail=opts["tail"],
-        since=time_arg(opts["since"]),
-        until=time_arg(opts["until"]),
+        since=time_arg(opts["since"], flag="since"),
+        until=time_arg(opts["until"], flag="until"),
     )
     for stream, data in chunks:
         output.write_bytes(data, stream)
@@ -318,7 +335,7 @@ PS = Command(
         Flag("all", "a", help="Show all containers (default shows just running)"),
         Flag("filter", "f", LIST, "Filter output based on conditions provided"),
         Flag("format", kind=STRING, help=FORMAT_HELP),
-        Flag("last", "n", STRING, "Show n last created containers (includes all states)"),
+        Flag("last", "n", INT, "Show n last created containers (includes all states)", -1),
         Flag("latest", "l", help="Show the latest created container (includes all states)"),
         Flag("no-trunc", help="Don't truncate output"),
         Flag("quiet", "q", help="Only display container IDs"),
@@ -331,7 +348,7 @@ PS = Command(
 
 def container_rows(
     summaries: list[dict[str, Any]], trunc: bool, now: float | None = None
-) -> list[dict[str, str]]:
+) -> list[dict[str, str | None]]:
     """The ``ps`` fields of each container, as docker's ContainerContext renders them."""
     rows = []
     for c in summaries:
@@ -376,6 +393,7 @@ def container_rows(
                 "Mounts": ",".join(output.ellipsis(m, 15) if trunc else m for m in mounts),
                 "Networks": ",".join(networks),
                 "LocalVolumes": str(sum(1 for m in c.get("Mounts") or [] if m.get("Name"))),
+                "Platform": None,  # docker 28's field; the API's list has no platform
             }
         )
     return rows
@@ -384,9 +402,7 @@ def container_rows(
 def ps(ctx: Context, argv: list[str]) -> int:
     opts, _ = PS.parse(argv)
     filters = parse_filters(opts["filter"], PS.name)
-    limit = -1
-    if opts["last"] is not None:
-        limit = parse_int(opts["last"], "--last")
+    limit = opts["last"]
     if opts["latest"]:
         limit = 1
     show_all = opts["all"] or limit > 0
@@ -397,7 +413,9 @@ def ps(ctx: Context, argv: list[str]) -> int:
     fmt = output.list_format(
         opts["quiet"], opts["format"], PS_TABLE_SIZE if opts["size"] else PS_TABLE
     )
-    output.print_rows(fmt, rows, PS_HEADERS)
+    output.print_rows(
+        fmt, rows, PS_HEADERS, "*formatter.ContainerContext", "failed to execute template: "
+    )
     return 0
 
 
@@ -426,13 +444,26 @@ CONTAINER_INSPECT = Command(
 )
 
 
+INSPECT_TYPES = ("container", "image", "network", "volume")  # docker's order when untyped
+DOCKER_TYPES = (
+    *("config", "container", "image", "network", "node"),
+    *("plugin", "secret", "service", "task", "volume"),
+)
+
+
 def inspect(ctx: Context, argv: list[str]) -> int:
-    """Containers first, then images (docker's order for an untyped inspect)."""
+    """Any object: containers first, then images, networks and volumes (docker's order
+    for an untyped inspect)."""
     opts, args = INSPECT.parse(argv)
     kind = opts["type"] or ""
-    if kind not in ("", "container", "image"):
-        raise CommandFailed(f'"{kind}" is not a valid value for --type')
-    kinds = [kind] if kind else ["container", "image"]
+    if kind and kind not in DOCKER_TYPES:
+        valid = ", ".join(f'"{t}"' for t in DOCKER_TYPES)
+        raise CommandFailed(f'unknown type: "{kind}": must be one of {valid}')
+    if kind and kind not in INSPECT_TYPES:
+        raise CommandFailed(
+            f"Error response from daemon: a {kind} is a swarm object; dockyard has no swarm mode"
+        )
+    kinds = [kind] if kind else list(INSPECT_TYPES)
     return _inspect(ctx, args, kinds, opts["format"], opts["size"])
 
 
@@ -445,15 +476,18 @@ def _inspect(ctx: Context, args: list[str], kinds: list[str], fmt: str | None, s
     from dockyard.client.errors import APIError
 
     client = ctx.client()
+    getters = {
+        "container": lambda name: client.inspect_container(name, size=size),
+        "image": client.inspect_image,
+        "network": client.inspect_network,
+        "volume": client.inspect_volume,
+    }
     found: list[Any] = []
     errors: list[str] = []
     for name in args:
         for i, kind in enumerate(kinds):
             try:
-                if kind == "container":
-                    found.append(client.inspect_container(name, size=size))
-                else:
-                    found.append(client.inspect_image(name))
+                found.append(getters[kind](name))
                 break
             except APIError as e:
                 if not e.not_found:
@@ -463,8 +497,21 @@ def _inspect(ctx: Context, args: list[str], kinds: list[str], fmt: str | None, s
                         errors.append(f"Error: No such object: {name}")
                     else:
                         errors.append(f"Error response from daemon: {e.message}")
-    if found or not fmt:
+    if not fmt:
         output.print_objects(fmt, found)
+    else:
+        from dockyard.cli.template import Template, TemplateError
+
+        tmpl = Template(fmt)
+        printed = False
+        for obj in found:  # one object's template error does not stop the others
+            try:
+                output.write(output.render_object(tmpl, obj))
+                printed = True
+            except TemplateError as e:
+                errors.append(e.message)
+        if not printed:
+            output.write("\n")  # docker's TemplateInspector.Flush of an empty buffer
     if errors:
         raise CommandFailed("\n".join(errors))
     return 0

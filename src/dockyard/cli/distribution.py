@@ -17,6 +17,7 @@ from dockyard.cli.flags import STRING, Command, Flag
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from dockyard.cli.context import Context
+    from dockyard.client.api import APIClient
 
 DOCKER_HUB = "https://index.docker.io/v1/"  # the key docker login uses for Docker Hub
 
@@ -92,10 +93,11 @@ def _split_tag(name: str) -> tuple[str, str | None]:
 
 def pull(ctx: Context, argv: list[str]) -> int:
     opts, [name] = PULL.parse(argv)
-    if opts["all_tags"]:
-        raise CommandFailed("pull --all-tags is not supported yet: pull the tags one by one")
     repo, tag = _split_tag(name)
-    if tag is None and "@" not in name:
+    if opts["all_tags"]:
+        if tag is not None or "@" in name:
+            raise CommandFailed("tag can't be used with --all-tags/-a")
+    elif tag is None and "@" not in name:
         output.out("Using default tag: latest")
         tag = "latest"
     messages = ctx.client().pull(
@@ -105,7 +107,7 @@ def pull(ctx: Context, argv: list[str]) -> int:
         show_messages(m for m in messages if "error" in m or "errorDetail" in m)
     else:
         show_messages(messages)
-    output.out(_qualified(name if "@" in name else f"{repo}:{tag}"))
+    output.out(_qualified(name if "@" in name or tag is None else f"{repo}:{tag}"))
     return 0
 
 
@@ -117,18 +119,50 @@ def _qualified(name: str) -> str:
     return f"docker.io/{name}" if "/" in repo else f"docker.io/library/{name}"
 
 
+PULL_POLICIES = ("always", "missing", "never")
+
+
+def check_pull_policy(value: str | None) -> str:
+    """``run``/``create --pull``: one of PULL_POLICIES ("missing" when not given)."""
+    policy = value or "missing"
+    if policy not in PULL_POLICIES:
+        raise CommandFailed(
+            f'invalid pull option: \'{policy}\': must be one of "always", "missing" or "never"',
+            125,
+        )
+    return policy
+
+
+def pull_for_run(client: APIClient, image: str, quiet: bool) -> None:
+    """Pull ``image`` for ``run``/``create`` with the stored credentials, showing the
+    statuses (unless ``quiet``); an error in the stream is an APIError, as from create."""
+    from dockyard.client.errors import APIError
+
+    repo, tag = _split_tag(image)
+    if "@" in repo:
+        repo, _, tag = repo.partition("@")
+    for message in client.pull(repo, tag or "latest", registry_auth=registry_auth(image)):
+        if message.get("error") or message.get("errorDetail"):
+            detail = message.get("errorDetail") or {}
+            raise APIError(500, str(message.get("error") or detail.get("message")))
+        if not quiet and message.get("status"):
+            ident = f"{message['id']}: " if message.get("id") else ""
+            output.out(f"{ident}{message['status']}")
+
+
 def push(ctx: Context, argv: list[str]) -> int:
     opts, [name] = PUSH.parse(argv)
-    if opts["all_tags"]:
-        raise CommandFailed("push --all-tags is not supported yet: push the tags one by one")
     repo, tag = _split_tag(name)
-    if tag is None:
+    if opts["all_tags"]:
+        if tag is not None:
+            raise CommandFailed("tag can't be used with --all-tags/-a")
+    elif tag is None:
         output.out("Using default tag: latest")
         tag = "latest"
     messages = ctx.client().push(repo, tag, registry_auth=registry_auth(name))
     if opts["quiet"]:
         show_messages(m for m in messages if "error" in m or "errorDetail" in m)
-        output.out(f"{repo}:{tag}")
+        output.out(repo if tag is None else f"{repo}:{tag}")
     else:
         show_messages(messages)
     return 0

@@ -17,6 +17,17 @@ if TYPE_CHECKING:
 BOOL = "bool"
 STRING = "string"
 LIST = "list"
+INT = "int"  # parsed when the command line is: a bad value is docker's usage error
+
+#: every Command by name, filled as command modules are imported (for usage lines of
+#: errors raised after parsing)
+REGISTRY: dict[str, Command] = {}
+
+
+def usage_of(name: str | None) -> str | None:
+    """The usage (after the name) of the command called ``name``, if one is known."""
+    command = REGISTRY.get(name or "")
+    return command.usage if command is not None else None
 
 
 class Flag:
@@ -78,6 +89,10 @@ class Command:
         self.min_args = min_args
         self.max_args = max_args
         self.aliases = aliases
+        REGISTRY.setdefault(name, self)
+
+    def usage_error(self, message: str) -> UsageError:
+        return UsageError(message, self.name, self.usage)
 
     def help_text(self) -> str:
         lines = [f"Usage:  dockyard {self.name} {self.usage}".rstrip(), "", self.description]
@@ -89,7 +104,8 @@ class Command:
             for f in self.flags:
                 name = f"-{f.short}, --{f.long}" if f.short else f"    --{f.long}"
                 if f.kind != BOOL:
-                    name += " string" if f.kind == STRING else " list"
+                    # pflag names a flag's value by its type; docker's --filter is "filter"
+                    name += " filter" if f.long == "filter" and f.kind == LIST else f" {f.kind}"
                 specs.append((name, f.help))
             width = max(len(n) for n, _ in specs) + 3
             lines += [f"  {n.ljust(width)}{h}".rstrip() for n, h in specs]
@@ -113,42 +129,42 @@ class Command:
             if arg.startswith("--"):
                 name, eq, inline = arg[2:].partition("=")
                 if name == "help":
-                    raise HelpRequested(self.help_text())
+                    raise HelpRequested(self.help_text(), self.name)
                 flag = by_long.get(name)
                 if flag is None:
-                    raise UsageError(f"unknown flag: --{name}", self.name)
+                    raise self.usage_error(f"unknown flag: --{name}")
                 if flag.kind == BOOL:
-                    values[flag.dest] = _parse_bool(inline, f"--{name}", self.name) if eq else True
+                    values[flag.dest] = self._bool(inline, flag) if eq else True
                     continue
                 if not eq:
                     if i >= len(argv):
-                        raise UsageError(f"flag needs an argument: --{name}", self.name)
+                        raise self.usage_error(f"flag needs an argument: --{name}")
                     inline = argv[i]
                     i += 1
-                _store(values, flag, inline)
+                self._store(values, flag, inline)
             elif arg.startswith("-") and arg != "-":
                 j = 1
                 while j < len(arg):
                     ch = arg[j]
                     j += 1
                     if ch == "h" and "h" not in by_short:
-                        raise HelpRequested(self.help_text())
+                        raise HelpRequested(self.help_text(), self.name)
                     flag = by_short.get(ch)
                     if flag is None:
-                        raise UsageError(f"unknown shorthand flag: '{ch}' in {arg}", self.name)
+                        raise self.usage_error(f"unknown shorthand flag: '{ch}' in {arg}")
                     if flag.kind == BOOL:
                         if arg[j:].startswith("="):  # -H=false, as pflag allows
-                            values[flag.dest] = _parse_bool(arg[j + 1 :], f"-{ch}", self.name)
+                            values[flag.dest] = self._bool(arg[j + 1 :], flag)
                             break
                         values[flag.dest] = True
                         continue
                     rest = arg[j:].removeprefix("=")
                     if not rest:
                         if i >= len(argv):
-                            raise UsageError(f"flag needs an argument: '{ch}' in -{ch}", self.name)
+                            raise self.usage_error(f"flag needs an argument: '{ch}' in -{ch}")
                         rest = argv[i]
                         i += 1
-                    _store(values, flag, rest)
+                    self._store(values, flag, rest)
                     break
             else:
                 args.append(arg)
@@ -159,43 +175,65 @@ class Command:
         return values, args
 
     def _check_count(self, args: list[str]) -> None:
+        """docker's cli.NoArgs/ExactArgs/RequiresMinArgs/RequiresMaxArgs/RangeArgs."""
         n, lo, hi = len(args), self.min_args, self.max_args
         msg = ""
         if hi == 0 and n:
-            msg = "accepts no arguments."
+            msg = "accepts no arguments"
         elif lo == hi and n != lo:
-            msg = f"requires exactly {lo} argument{'s' if lo != 1 else ''}."
+            msg = f"requires {lo} {_plural(lo)}"
+        elif hi is not None and lo and not lo <= n <= hi:
+            msg = f"requires at least {lo} and at most {hi} {_plural(hi)}"
         elif n < lo:
-            msg = f"requires at least {lo} argument{'s' if lo != 1 else ''}."
+            msg = f"requires at least {lo} {_plural(lo)}"
         elif hi is not None and n > hi:
-            msg = f"accepts at most {hi} argument{'s' if hi != 1 else ''}."
+            msg = f"requires at most {hi} {_plural(hi)}"
         if msg:
-            raise UsageError(
-                f"\"dockyard {self.name}\" {msg}\nSee 'dockyard {self.name} --help'.\n\n"
-                f"Usage:  dockyard {self.name} {self.usage}\n\n{self.description}",
-                None,
-            )
+            raise UsageError(msg, self.name, self.usage, args=True)
+
+    def _bool(self, text: str, flag: Flag) -> bool:
+        low = text.lower()
+        if low in ("1", "t", "true"):
+            return True
+        if low in ("0", "f", "false"):
+            return False
+        raise self.usage_error(
+            f'invalid argument "{text}" for "{flag_names(flag)}" flag: '
+            f'strconv.ParseBool: parsing "{text}": invalid syntax'
+        )
+
+    def _store(self, values: dict[str, Any], flag: Flag, value: str) -> None:
+        if flag.kind == LIST:
+            values[flag.dest].append(value)
+        elif flag.kind == INT:
+            try:
+                values[flag.dest] = int(value)
+            except ValueError:
+                raise self.usage_error(
+                    f'invalid argument "{value}" for "{flag_names(flag)}" flag: '
+                    f'strconv.ParseInt: parsing "{value}": invalid syntax'
+                ) from None
+        else:
+            values[flag.dest] = value
 
 
-def parse_int(text: str, flag: str) -> int:
+def _plural(n: int) -> str:
+    return "argument" if n == 1 else "arguments"
+
+
+def flag_names(flag: Flag) -> str:
+    """How pflag names a flag in messages: "-n, --last" or "--since"."""
+    return f"-{flag.short}, --{flag.long}" if flag.short else f"--{flag.long}"
+
+
+def parse_int(text: str, flag: str, command: str = "run") -> int:
     """A STRING flag's value as an int, with docker's message for one that is not."""
     try:
         return int(text)
     except ValueError:
-        raise UsageError(f'invalid argument "{text}" for "{flag}" flag', "run") from None
-
-
-def _parse_bool(text: str, name: str, command: str) -> bool:
-    low = text.lower()
-    if low in ("1", "t", "true"):
-        return True
-    if low in ("0", "f", "false"):
-        return False
-    raise UsageError(f'invalid argument "{text}" for "{name}" flag: invalid syntax', command)
-
-
-def _store(values: dict[str, Any], flag: Flag, value: str) -> None:
-    if flag.kind == LIST:
-        values[flag.dest].append(value)
-    else:
-        values[flag.dest] = value
+        raise UsageError(
+            f'invalid argument "{text}" for "{flag}" flag: '
+            f'strconv.ParseInt: parsing "{text}": invalid syntax',
+            command,
+            usage_of(command),
+        ) from None

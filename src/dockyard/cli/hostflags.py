@@ -1,7 +1,7 @@
 """The ``create``/``run`` options of limits, privileges and devices, and the
 ``HostConfig`` fields they set, spelled as the docker CLI sends them: ``--memory-swap``,
 ``--cpu-shares``, ``--ulimit``, ``--device``, ``--security-opt``, ``--sysctl``,
-``--group-add``, ``--oom-score-adj`` and the like.
+``--group-add``, ``--oom-score-adj``, ``--log-driver``/``--log-opt`` and the like.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ HOST_FLAGS = [
     Flag("device", kind=LIST, help="Add a host device to the container"),
     Flag("domainname", kind=STRING, help="Container NIS domain name"),
     Flag("group-add", kind=LIST, help="Add additional groups to join"),
+    Flag("log-driver", kind=STRING, help="Logging driver for the container"),
+    Flag("log-opt", kind=LIST, help="Log driver options"),
     Flag("memory-reservation", kind=STRING, help="Memory soft limit"),
     Flag("memory-swap", kind=STRING, help="Swap limit equal to memory plus swap: -1 unlimited"),
     Flag("oom-score-adj", kind=STRING, help="Tune host's OOM preferences (-1000 to 1000)"),
@@ -89,14 +91,14 @@ def _sysctls(specs: list[str]) -> dict[str, str]:
     return out
 
 
-def host_settings(opts: dict[str, Any], ram_in_bytes: Callable[[str], int]) -> dict[str, Any]:
+def host_settings(opts: dict[str, Any], ram_in_bytes: Callable[[str, str], int]) -> dict[str, Any]:
     """The ``HostConfig`` fields of the options above that were given."""
     host: dict[str, Any] = {}
     swap = opts["memory_swap"]
     if swap:
-        host["MemorySwap"] = -1 if swap.strip() == "-1" else ram_in_bytes(swap)
+        host["MemorySwap"] = -1 if swap.strip() == "-1" else ram_in_bytes(swap, "--memory-swap")
     if opts["memory_reservation"]:
-        host["MemoryReservation"] = ram_in_bytes(opts["memory_reservation"])
+        host["MemoryReservation"] = ram_in_bytes(opts["memory_reservation"], "--memory-reservation")
     for flag, key in (
         ("cpu_shares", "CpuShares"),
         ("cpu_period", "CpuPeriod"),
@@ -120,4 +122,17 @@ def host_settings(opts: dict[str, Any], ram_in_bytes: Callable[[str], int]) -> d
         host["Sysctls"] = _sysctls(opts["sysctl"])
     if opts["group_add"]:
         host["GroupAdd"] = list(opts["group_add"])
+    if opts["log_driver"] or opts["log_opt"]:
+        host["LogConfig"] = _log_config(opts["log_driver"] or "", opts["log_opt"])
     return host
+
+
+def _log_config(driver: str, options: list[str]) -> dict[str, Any]:
+    """docker's parseLoggingOpts: ``--log-opt key=value`` pairs for ``--log-driver``."""
+    if driver == "none" and options:
+        raise UsageError("invalid logging opts for driver none", "run")
+    config = {}
+    for spec in options:
+        key, _, value = spec.partition("=")
+        config[key] = value
+    return {"Type": driver, "Config": dict(sorted(config.items()))}  # as Go marshals a map

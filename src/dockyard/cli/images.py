@@ -65,7 +65,13 @@ def parse_filters(specs: list[str], command: str) -> dict[str, list[str]]:
     for spec in specs:
         key, eq, value = spec.partition("=")
         if not eq or not key:
-            raise UsageError(f"bad format of filter (expected name=value): {spec}", command)
+            # pflag's words for a bad value; prune commands have no -f (it is --force)
+            flag = "--filter" if command.endswith("prune") else "-f, --filter"
+            raise UsageError(
+                f'invalid argument "{spec}" for "{flag}" flag: '
+                "bad format of filter (expected name=value)",
+                command,
+            )
         filters.setdefault(key.strip().lower(), []).append(value)
     return filters
 
@@ -155,7 +161,7 @@ def images(ctx: Context, argv: list[str]) -> int:
     fmt = output.list_format(
         opts["quiet"], opts["format"], IMAGES_DIGESTS_TABLE if opts["digests"] else IMAGES_TABLE
     )
-    output.print_rows(fmt, rows, IMAGE_HEADERS)
+    output.print_rows(fmt, rows, IMAGE_HEADERS, "*formatter.imageContext")
     return 0
 
 
@@ -265,7 +271,10 @@ def history(ctx: Context, argv: list[str]) -> int:
     entries = ctx.client().history(name)
     rows = history_rows(entries, human=opts["human"], trunc=not opts["no_trunc"])
     fmt = output.list_format(opts["quiet"], opts["format"], HISTORY_TABLE)
-    output.print_rows(fmt, rows, HISTORY_HEADERS)
+    headers = dict(HISTORY_HEADERS)
+    if not opts["human"]:
+        headers["CreatedSince"] = "CREATED AT"  # the column holds the time then
+    output.print_rows(fmt, rows, headers, "*image.historyContext")
     return 0
 
 

@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "push": ("distribution", "push"),
     "login": ("distribution", "login"),
     "logout": ("distribution", "logout"),
+    "search": ("search", "search"),
     "build": ("build", "build"),
     "run": ("run", "run"),
     "create": ("run", "create"),
@@ -116,6 +117,7 @@ GROUPS: dict[str, dict[str, tuple[str, str]]] = {
         "df": ("system", "df"),
         "events": ("events", "events"),
         "info": ("system", "info"),
+        "prune": ("prune", "prune"),
     },
     "network": {
         "create": ("networks", "create"),
@@ -194,6 +196,7 @@ Commands:
   rm          Remove one or more containers
   rmi         Remove one or more images
   save        Save one or more images to a tar archive (streamed to STDOUT by default)
+  search      Search a registry for images
   start       Start one or more stopped containers
   stats       Display a live stream of container(s) resource usage statistics
   stop        Stop one or more running containers
@@ -247,7 +250,7 @@ def _run(args: list[str]) -> int:
             tls[arg[2:]] = True
         elif arg in ("--tlscacert", "--tlscert", "--tlskey"):
             if i + 1 >= len(args):
-                return _usage_error(f"flag needs an argument: {arg}")
+                return _usage_error(_needs_argument(arg))
             tls[arg[2:]] = args[i + 1]
             i += 1
         elif arg.startswith(("--tlscacert=", "--tlscert=", "--tlskey=", "--tls=", "--tlsverify=")):
@@ -257,7 +260,7 @@ def _run(args: list[str]) -> int:
             )
         elif arg in ("-H", "--host", "-l", "--log-level"):
             if i + 1 >= len(args):
-                return _usage_error(f"flag needs an argument: {arg}")
+                return _usage_error(_needs_argument(arg))
             if arg in ("-H", "--host"):
                 host = args[i + 1]
             i += 1
@@ -281,16 +284,17 @@ def _run(args: list[str]) -> int:
     name, rest = args[i], args[i + 1 :]
     if name in GROUPS:
         if not rest or rest[0] in ("-h", "--help"):
-            output.out(_group_usage(name))
+            # docker prints a bare management command's help on stderr, --help on stdout
+            (output.out if rest else output.err)(_group_usage(name))
             return 0
         target = GROUPS[name].get(rest[0])
         if target is None:
-            return _usage_error(f"unknown command: dockyard {name} {rest[0]}", f"dockyard {name}")
+            return _unknown_command(f"{name} {rest[0]}", name)
         name, rest = f"{name} {rest[0]}", rest[1:]
     else:
         target = COMMANDS.get(name)
         if target is None:
-            return _usage_error(f"unknown command: dockyard {name}")
+            return _unknown_command(name)
     if debug:
         import logging
 
@@ -321,13 +325,17 @@ def _dispatch(
         ctx = Context(resolve_host(host, os.environ), debug, tls or {})
         return runner(ctx, rest)
     except HelpRequested as e:
-        output.out(e.text)
+        output.out(e.named(name))
         return 0
     except UsageError as e:
         if e.command is not None:
+            from dockyard.cli.flags import usage_of
+
+            if e.usage is None:
+                e.usage = usage_of(e.command) or usage_of(name)
             e.command = name  # "image ls", not the shared command's "images"
         output.err(str(e))
-        return 125
+        return e.status
     except APIError as e:
         _trace(debug)
         output.err(f"Error response from daemon: {e.message}")
@@ -353,19 +361,40 @@ def _trace(debug: bool) -> None:
         output.traceback()
 
 
-def _usage_error(message: str, command: str = "dockyard") -> int:
+def _usage_error(message: str) -> int:
+    """A mistake in the global flags (docker: exit 125)."""
+    from dockyard.cli import output
+    from dockyard.cli.errors import UsageError
+
+    error = UsageError(message, "", "[OPTIONS] COMMAND [ARG...]")
+    output.err(str(error))
+    return error.status
+
+
+def _needs_argument(flag: str) -> str:
+    """pflag's words: "--host" as it is, "-H" as "'H' in -H"."""
+    if flag.startswith("--"):
+        return f"flag needs an argument: {flag}"
+    return f"flag needs an argument: '{flag[1:]}' in {flag}"
+
+
+def _unknown_command(name: str, group: str = "") -> int:
+    """docker 28's words and status (1) for a command it does not know."""
     from dockyard.cli import output
 
-    output.err(f"{message}\nSee '{command} --help'.")
-    return 125
+    usage = f"\n\nUsage:  dockyard {group}" if group else ""
+    hint = f"dockyard {group}".rstrip()
+    output.err(
+        f"dockyard: unknown command: dockyard {name}{usage}\n\n"
+        f"Run '{hint} --help' for more information"
+    )
+    return 1
 
 
 def _group_usage(group: str) -> str:
-    subs = "\n".join(f"  {sub}" for sub in sorted(GROUPS[group]))
-    return (
-        f"Usage:  dockyard {group} COMMAND\n\n{GROUP_HELP[group]}\n\nCommands:\n{subs}\n\n"
-        f"Run 'dockyard {group} COMMAND --help' for more information on a command."
-    )
+    from dockyard.cli.commandhelp import group_usage
+
+    return group_usage(group)
 
 
 if __name__ == "__main__":

@@ -106,7 +106,7 @@ LS = Command(
 def network_rows(networks: list[dict[str, Any]], trunc: bool) -> list[dict[str, str]]:
     """Rows of ``network ls``, sorted by name as the docker CLI does."""
     rows = []
-    for n in sorted(networks, key=lambda n: str(n.get("Name", ""))):
+    for n in sorted(networks, key=lambda n: output.natural_key(str(n.get("Name", "")))):
         labels = n.get("Labels") or {}
         nid = str(n.get("Id", ""))
         rows.append(
@@ -116,9 +116,10 @@ def network_rows(networks: list[dict[str, Any]], trunc: bool) -> list[dict[str, 
                 "Driver": str(n.get("Driver", "")),
                 "Scope": str(n.get("Scope", "")),
                 "IPv6": str(bool(n.get("EnableIPv6"))).lower(),
+                "IPv4": str(bool(n.get("EnableIPv4"))).lower(),  # API 1.47's field
                 "Internal": str(bool(n.get("Internal"))).lower(),
                 "Labels": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
-                "CreatedAt": str(n.get("Created", "")),
+                "CreatedAt": output.go_time_string(str(n.get("Created", ""))),
             }
         )
     return rows
@@ -131,7 +132,7 @@ def ls(ctx: Context, argv: list[str]) -> int:
     found = ctx.client().networks(parse_filters(opts["filter"], LS.name))
     rows = network_rows(found, trunc=not opts["no_trunc"])
     fmt = output.list_format(opts["quiet"], opts["format"], NETWORKS_TABLE)
-    output.print_rows(fmt, rows, NETWORK_HEADERS)
+    output.print_rows(fmt, rows, NETWORK_HEADERS, "*network.networkContext")
     return 0
 
 

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
     from typing import Any
 
+    from dockyard.cli.template import Template
+
 _SIZE_UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
 
 
@@ -163,18 +165,29 @@ def print_tabbed(text: str, minwidth: int = 10, padding: int = 3) -> None:
     write(tabwrite(text, minwidth, padding))
 
 
-def render_rows(fmt: str, rows: list[dict[str, str]], headers: dict[str, str]) -> str:
+def render_rows(
+    fmt: str,
+    rows: list[dict[str, Any]],
+    headers: dict[str, str],
+    context: str = "",
+    prefix: str = "template parsing error: ",
+) -> str:
     """Rows through a ``--format`` template; a ``table`` one gets a header line and
-    tabwriter alignment (docker's formatter.Context)."""
-    from dockyard.cli.template import Template
+    tabwriter alignment (docker's formatter.Context). ``context`` names the row's Go
+    type in the message for a field that rows do not have; ``prefix`` starts it."""
+    from dockyard.cli.template import Row, Template
 
-    tmpl = Template(fmt)
+    tmpl = Template(fmt, listing=True)
     lines = []
     if tmpl.table:
         header = {key: headers.get(key, "") for key in (rows[0] if rows else headers)}
         header.update(headers)
         lines.append(tmpl.render(header) + "\n")
-    lines.extend(tmpl.render(row, strict=True) + "\n" for row in rows)
+    for row in rows:
+        # docker marshals a row's fields as a map: ``{{json .}}`` has them sorted
+        ordered = Row((key, row[key]) for key in sorted(row))
+        text = tmpl.render(ordered, strict=True, context=context, prefix=prefix)
+        lines.append(text + "\n")
     text = "".join(lines)
     return tabwrite(text) if tmpl.table else text
 
@@ -188,24 +201,48 @@ def list_format(quiet: bool, given: str | None, table: str) -> str:
     return table
 
 
-def print_rows(fmt: str, rows: list[dict[str, str]], headers: dict[str, str]) -> None:
-    write(render_rows(fmt, rows, headers))
+def print_rows(
+    fmt: str,
+    rows: list[dict[str, Any]],
+    headers: dict[str, str],
+    context: str = "",
+    prefix: str = "template parsing error: ",
+) -> None:
+    write(render_rows(fmt, rows, headers, context, prefix))
 
 
-def render_objects(fmt: str | None, objects: list[Any]) -> str:
-    """``inspect``: a JSON array indented by 4 (docker's), or the template per object."""
+def render_objects(fmt: str | None, objects: list[Any], context: str = "", name: str = "") -> str:
+    """``inspect``: a JSON array indented by 4 (docker's), or the template per object:
+    a missing key is an error, as docker's inspect runs templates with
+    ``missingkey=error``; ``context`` (``version``/``info``, whose data docker holds in a
+    struct) makes it docker's "can't evaluate field" instead. ``name``: the template's."""
     if fmt is None or fmt == "":
         import json
 
         return json.dumps(objects, indent=4, ensure_ascii=False) + "\n"
     from dockyard.cli.template import Template
 
+    if context:
+        tmpl = Template(fmt, name=name)
+        return "".join(tmpl.render(o, strict=True, context=context) + "\n" for o in objects)
     tmpl = Template(fmt)
-    return "".join(tmpl.render(obj) + "\n" for obj in objects)
+    return "".join(render_object(tmpl, obj) for obj in objects)
 
 
-def print_objects(fmt: str | None, objects: list[Any]) -> None:
-    write(render_objects(fmt, objects))
+def render_object(tmpl: Template, obj: Any) -> str:
+    """One inspected object through a template, as docker's inspect runs it."""
+    return tmpl.render(obj, missing="error", prefix="template parsing error: ") + "\n"
+
+
+def print_objects(fmt: str | None, objects: list[Any], context: str = "", name: str = "") -> None:
+    from dockyard.cli.template import TemplateError
+
+    try:
+        write(render_objects(fmt, objects, context, name))
+    except TemplateError:
+        if context:
+            write("\n")  # docker's version/info print an empty line before the error
+        raise
 
 
 def print_json(value: Any) -> None:
@@ -259,6 +296,48 @@ def rfc3339(timestamp: float) -> str:
         sign = "+" if off > 0 else "-"
         zone = f"{sign}{abs(off) // 3600:02d}:{abs(off) % 3600 // 60:02d}"
     return time.strftime("%Y-%m-%dT%H:%M:%S", t) + zone
+
+
+def go_time_string(rfc3339_time: str) -> str:
+    """Go's ``Time.String()`` of a time decoded from the API's RFC 3339 text:
+    "2026-11-27 21:36:34.606891566 +0000 UTC" (trailing zeros of the fraction dropped,
+    the offset kept as sent). Text that is not such a time comes back as it is."""
+    text = rfc3339_time.strip()
+    if len(text) < 20 or text[10] != "T":
+        return text
+    date, clock = text[:10], text[11:]
+    zone = "Z" if clock.endswith("Z") else clock[-6:]
+    clock = clock[: -len(zone)]
+    whole, _, frac = clock.partition(".")
+    frac = frac.rstrip("0")
+    if zone == "Z":
+        offset, name = "+0000", "UTC"
+    else:
+        offset = zone.replace(":", "")
+        name = offset
+    return f"{date} {whole}{'.' + frac if frac else ''} {offset} {name}"
+
+
+def natural_key(text: str) -> list[tuple[int, int, str, int]]:
+    """A sort key for ``sortorder.NaturalLess`` (docker's order of volumes and networks):
+    numbers by value (digits before other characters, fewer leading zeros first), the
+    rest byte by byte."""
+    key: list[tuple[int, int, str, int]] = []
+    i = 0
+    while i < len(text):
+        if text[i].isdigit():
+            j = i
+            while j < len(text) and text[j] == "0":
+                j += 1
+            k = j
+            while k < len(text) and text[k].isdigit():
+                k += 1
+            key.append((0, k - j, text[j:k], j - i))
+            i = k
+        else:
+            key.append((1, 0, text[i], 0))
+            i += 1
+    return key
 
 
 def truncate_id(image_id: str) -> str:

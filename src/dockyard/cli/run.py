@@ -63,25 +63,29 @@ def _image_ref(image: str) -> tuple[str, str]:
 
 
 def create_container(
-    client: APIClient, config: dict[str, Any], name: str | None, quiet: bool = False
+    client: APIClient,
+    config: dict[str, Any],
+    name: str | None,
+    quiet: bool = False,
+    pull: str | None = None,
 ) -> str:
-    """Create; on a 404 pull the image (as docker: "Unable to find image") and retry."""
+    """Create; ``--pull``: "missing" (default) pulls on a 404 ("Unable to find image")
+    and creates again, "always" pulls first, "never" does not pull."""
+    from dockyard.cli.distribution import check_pull_policy, pull_for_run
     from dockyard.client.errors import APIError
 
+    policy = check_pull_policy(pull)
+    if policy == "always":
+        pull_for_run(client, str(config["Image"]), quiet)
     try:
         doc = client.create_container(config, name)
     except APIError as e:
-        if not e.not_found:
+        if not e.not_found or policy != "missing":
             raise
         repo, tag = _image_ref(str(config["Image"]))
         sep = "@" if tag.startswith("sha256:") else ":"
         output.err(f"Unable to find image '{familiar(repo)}{sep}{tag}' locally")
-        for message in client.pull(repo, tag):
-            if message.get("error"):
-                raise APIError(500, str(message["error"])) from None
-            if not quiet and message.get("status"):
-                ident = f"{message['id']}: " if message.get("id") else ""
-                output.out(f"{ident}{message['status']}")
+        pull_for_run(client, str(config["Image"]), quiet)
         doc = client.create_container(config, name)
     for warning in doc.get("Warnings") or []:
         output.err(f"WARNING: {warning}")
@@ -97,7 +101,11 @@ def _run_error(e: Exception) -> CommandFailed:
         status = 127
     elif "permission denied" in low:
         status = 126
-    return CommandFailed(f"dockyard: Error response from daemon: {message}", status)
+    return CommandFailed(f"dockyard: Error response from daemon: {message}{RUN_HINT}", status)
+
+
+#: docker 28 ends run's own errors with this hint
+RUN_HINT = "\n\nRun 'dockyard run --help' for more information"
 
 
 def create(ctx: Context, argv: list[str]) -> int:
@@ -106,9 +114,11 @@ def create(ctx: Context, argv: list[str]) -> int:
     opts, args = CREATE.parse(argv)
     config = container_config(opts, args, detach=True)
     try:
-        container_id = create_container(ctx.client(), config, opts["name"], opts["quiet"])
-    except APIError as e:
-        raise CommandFailed(f"Error response from daemon: {e.message}", 125) from None
+        container_id = create_container(
+            ctx.client(), config, opts["name"], opts["quiet"], opts["pull"]
+        )
+    except APIError as e:  # docker create: a daemon error exits 1
+        raise CommandFailed(f"Error response from daemon: {e.message}", 1) from None
     output.out(container_id)
     return 0
 
@@ -125,9 +135,11 @@ def run(ctx: Context, argv: list[str]) -> int:
     config = container_config(opts, args, detach=detach)
     client = ctx.client()
     try:
-        container_id = create_container(client, config, opts["name"], opts["quiet"])
+        container_id = create_container(client, config, opts["name"], opts["quiet"], opts["pull"])
     except APIError as e:
-        raise CommandFailed(f"dockyard: Error response from daemon: {e.message}", 125) from None
+        raise CommandFailed(
+            f"dockyard: Error response from daemon: {e.message}{RUN_HINT}", 125
+        ) from None
     if detach:
         try:
             client.start(container_id)
@@ -161,9 +173,11 @@ def attach_session(
     start: bool,
     sig_proxy: bool = True,
     auto_remove: bool = False,
+    escape_fails: bool = False,
 ) -> int:
     """Attach (then wait and start, for run/start -a), copy the streams, return the exit
-    status (0 after a detach)."""
+    status (0 after a detach; ``escape_fails``: docker attach's "read escape sequence"
+    and status 1)."""
     import signal
     import threading
 
@@ -228,6 +242,8 @@ def attach_session(
     if detached:
         if waiter is not None:
             waiter.close()
+        if escape_fails:
+            raise CommandFailed("read escape sequence", 1)
         return 0
     if waiter is None:
         try:
@@ -293,7 +309,7 @@ def start(ctx: Context, argv: list[str]) -> int:
             sig_proxy=not tty,
             auto_remove=bool((doc.get("HostConfig") or {}).get("AutoRemove")),
         )
-    return for_each_container(args, client.start, "Error response from daemon: ")
+    return for_each_container(args, client.start, summary="Error: failed to start containers: {}")
 
 
 ATTACH = Command(
@@ -333,4 +349,5 @@ def attach(ctx: Context, argv: list[str]) -> int:
         detach_keys=opts["detach_keys"],
         start=False,
         sig_proxy=bool(opts["sig_proxy"]) and not tty,
+        escape_fails=True,
     )

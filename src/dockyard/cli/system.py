@@ -7,7 +7,6 @@ import sys
 
 from dockyard import __version__
 from dockyard.cli import output
-from dockyard.cli.errors import CommandFailed
 from dockyard.cli.flags import STRING, Command, Flag
 
 TYPE_CHECKING = False
@@ -60,6 +59,19 @@ def server_components(server: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"Name": "Engine", "Version": server.get("Version", ""), "Details": details}]
 
 
+def ansic_time(rfc3339: str) -> str:
+    """docker version's ``reformatDate``: an RFC 3339 time as Go's ANSIC layout in local
+    time ("Fri Nov 27 18:30:03 2026"); other text as it is."""
+    import time
+
+    from dockyard.cli.diskusage import unix_time
+
+    stamp = unix_time(rfc3339) if "T" in rfc3339 else 0.0
+    if not stamp:
+        return rfc3339
+    return time.strftime("%a %b %e %H:%M:%S %Y", time.localtime(stamp))
+
+
 def version_text(client: dict[str, Any], server: dict[str, Any] | None) -> str:
     """docker version's layout: label, tab, value; aligned by a tabwriter (20, pad 1)."""
     api = client["ApiVersion"]
@@ -86,7 +98,7 @@ def version_text(client: dict[str, Any], server: dict[str, Any] | None) -> str:
                     f"(minimum version {d.get('MinAPIVersion', '')})",
                     f"  Go version:\t{d.get('GoVersion', '')}",
                     f"  Git commit:\t{d.get('GitCommit', '')}",
-                    f"  Built:\t{d.get('BuildTime', '')}",
+                    f"  Built:\t{ansic_time(str(d.get('BuildTime', '')))}",
                     f"  OS/Arch:\t{d.get('Os', '')}/{d.get('Arch', '')}",
                     f"  Experimental:\t{d.get('Experimental', '')}",
                 ]
@@ -108,10 +120,16 @@ def version(ctx: Context, argv: list[str]) -> int:
     except ClientError as e:
         failure = e
     client = client_version(api.api_version if server is not None else None, API_VERSION)
-    doc = {"Client": client, "Server": server}
+    from dockyard.cli.template import GoNames
+
+    go = {"APIVersion": "ApiVersion", "DefaultAPIVersion": "DefaultAPIVersion"}
+    doc = {
+        "Client": GoNames(client, go),
+        "Server": GoNames(server, go) if server is not None else None,
+    }
     fmt = opts["format"]
     if fmt:
-        output.print_objects(fmt, [doc])
+        output.print_objects(fmt, [doc], context="system.versionInfo", name="version")
     else:
         output.write(version_text(client, server))
     if failure is not None:
@@ -130,6 +148,7 @@ INFO = Command(
 
 
 def info_text(ctx: Context, doc: dict[str, Any]) -> str:
+    """docker info's layout (prettyPrintInfo): the client part, then the server's."""
     g = doc.get
     lines = [
         "Client:",
@@ -143,43 +162,89 @@ def info_text(ctx: Context, doc: dict[str, Any]) -> str:
         f"  Paused: {g('ContainersPaused', 0)}",
         f"  Stopped: {g('ContainersStopped', 0)}",
         f" Images: {g('Images', 0)}",
-        f" Server Version: {g('ServerVersion', '')}",
-        f" Storage Driver: {g('Driver', '')}",
     ]
-    for pair in g("DriverStatus") or []:
-        if isinstance(pair, list) and len(pair) == 2:
-            lines.append(f"  {pair[0]}: {pair[1]}")
-    if g("CgroupDriver"):
-        lines.append(f" Cgroup Driver: {g('CgroupDriver')}")
-    if g("CgroupVersion"):
-        lines.append(f" Cgroup Version: {g('CgroupVersion')}")
+
+    def non_empty(label: str, key: str) -> None:
+        if g(key):
+            lines.append(f" {label}: {g(key)}")
+
+    non_empty("Server Version", "ServerVersion")
+    non_empty("Storage Driver", "Driver")
+    lines += [f"  {p[0]}: {p[1]}" for p in g("DriverStatus") or [] if len(p) == 2]
+    non_empty("Logging Driver", "LoggingDriver")
+    non_empty("Cgroup Driver", "CgroupDriver")
+    non_empty("Cgroup Version", "CgroupVersion")
+    plugins = g("Plugins") or {}
+    lines += [
+        " Plugins:",
+        f"  Volume: {' '.join(plugins.get('Volume') or [])}",
+        f"  Network: {' '.join(plugins.get('Network') or [])}",
+    ]
+    if plugins.get("Authorization"):
+        lines.append(f"  Authorization: {' '.join(plugins['Authorization'])}")
+    lines.append(f"  Log: {' '.join(plugins.get('Log') or [])}")
+    if g("CDISpecDirs"):
+        lines += [" CDI spec directories:", *(f"  {d}" for d in g("CDISpecDirs") or [])]
+    lines.append(f" Swarm: {(g('Swarm') or {}).get('LocalNodeState', 'inactive')}")
     runtimes = g("Runtimes") or {}
     if runtimes:
         lines.append(f" Runtimes: {' '.join(sorted(runtimes))}")
-    if g("DefaultRuntime"):
-        lines.append(f" Default Runtime: {g('DefaultRuntime')}")
-    lines += [
-        f" Kernel Version: {g('KernelVersion', '')}",
-        f" Operating System: {g('OperatingSystem', '')}",
-        f" OSType: {g('OSType', '')}",
-        f" Architecture: {g('Architecture', '')}",
-        f" CPUs: {g('NCPU', 0)}",
-        f" Total Memory: {output.bytes_size(int(g('MemTotal') or 0))}",
-        f" Name: {g('Name', '')}",
-        f" ID: {g('ID', '')}",
-        f" Docker Root Dir: {g('DockerRootDir', '')}",
-        f" Debug Mode: {str(bool(g('Debug'))).lower()}",
-        f" Experimental: {str(bool(g('ExperimentalBuild'))).lower()}",
-        f" Live Restore Enabled: {str(bool(g('LiveRestoreEnabled'))).lower()}",
+        lines.append(f" Default Runtime: {g('DefaultRuntime', '')}")
+    if g("OSType") == "linux":
+        lines.append(f" Init Binary: {g('InitBinary', '')}")
+        for name, key in (("containerd", "ContainerdCommit"), ("runc", "RuncCommit")):
+            lines.append(f" {name} version: {(g(key) or {}).get('ID', '')}")
+        lines.append(f" init version: {(g('InitCommit') or {}).get('ID', '')}")
+        if g("SecurityOptions"):
+            lines.append(" Security Options:")
+            for option in g("SecurityOptions") or []:
+                fields = dict(kv.partition("=")[::2] for kv in str(option).split(","))
+                lines.append(f"  {fields.get('name', option)}")
+                if "profile" in fields:
+                    lines.append(f"   Profile: {fields['profile']}")
+    non_empty("Kernel Version", "KernelVersion")
+    non_empty("Operating System", "OperatingSystem")
+    non_empty("OSType", "OSType")
+    non_empty("Architecture", "Architecture")
+    lines.append(f" CPUs: {g('NCPU', 0)}")
+    lines.append(f" Total Memory: {output.bytes_size(int(g('MemTotal') or 0))}")
+    non_empty("Name", "Name")
+    non_empty("ID", "ID")
+    lines.append(f" Docker Root Dir: {g('DockerRootDir', '')}")
+    lines.append(f" Debug Mode: {str(bool(g('Debug'))).lower()}")
+    if g("Debug") or ctx.debug:
+        lines += [
+            f"  File Descriptors: {g('NFd', 0)}",
+            f"  Goroutines: {g('NGoroutines', 0)}",
+            f"  System Time: {g('SystemTime', '')}",
+            f"  EventsListeners: {g('NEventsListener', 0)}",
+        ]
+    non_empty("HTTP Proxy", "HttpProxy")
+    non_empty("HTTPS Proxy", "HttpsProxy")
+    non_empty("No Proxy", "NoProxy")
+    if g("Labels"):
+        lines += [" Labels:", *(f"  {label}" for label in g("Labels") or [])]
+    lines.append(f" Experimental: {str(bool(g('ExperimentalBuild'))).lower()}")
+    registry = g("RegistryConfig") or {}
+    insecure = [
+        str(c.get("Name"))
+        for c in (registry.get("IndexConfigs") or {}).values()
+        if isinstance(c, dict) and not c.get("Secure", True)
     ]
-    return "\n".join(lines)
+    cidrs = [str(c) for c in registry.get("InsecureRegistryCIDRs") or []]
+    if registry.get("InsecureRegistryCIDRs") or registry.get("IndexConfigs"):
+        lines += [" Insecure Registries:", *(f"  {n}" for n in insecure + cidrs)]
+    if registry.get("Mirrors"):
+        lines += [" Registry Mirrors:", *(f"  {m}" for m in registry["Mirrors"])]
+    lines.append(f" Live Restore Enabled: {str(bool(g('LiveRestoreEnabled'))).lower()}")
+    return "\n".join(lines) + "\n"
 
 
 def info(ctx: Context, argv: list[str]) -> int:
     opts, _ = INFO.parse(argv)
     doc = ctx.client().info()
     if opts["format"]:
-        output.print_objects(opts["format"], [doc])
+        output.print_objects(opts["format"], [doc], context="system.dockerInfo")
         return 0
     output.out(info_text(ctx, doc))
     for warning in doc.get("Warnings") or []:
@@ -190,10 +255,10 @@ def info(ctx: Context, argv: list[str]) -> int:
 DF = Command(
     "system df",
     "[OPTIONS]",
-    "Show Dockyard disk usage",
+    "Show dockyard disk usage",
     [
         Flag("format", kind=STRING, help=FORMAT_HELP),
-        Flag("verbose", "v", help="Show detailed information on space usage (not yet)"),
+        Flag("verbose", "v", help="Show detailed information on space usage"),
     ],
     max_args=0,
 )
@@ -276,9 +341,13 @@ def df_rows(doc: dict[str, Any]) -> list[dict[str, str]]:
 
 def df(ctx: Context, argv: list[str]) -> int:
     opts, _ = DF.parse(argv)
-    if opts["verbose"]:
-        raise CommandFailed("dockyard system df --verbose is not supported yet")
-    rows = df_rows(ctx.client().system_df())
+    doc = ctx.client().system_df()
+    if opts["verbose"] and not opts["format"]:
+        from dockyard.cli.diskusage import verbose_text
+
+        output.write(verbose_text(doc))
+        return 0
+    rows = df_rows(doc)
     fmt = opts["format"] if opts["format"] and opts["format"] != "table" else DF_TABLE
     output.print_rows(fmt, rows, DF_HEADERS)
     return 0

@@ -1,24 +1,39 @@
-"""``--format``: the part of Go's text/template that docker users write.
+"""``--format``: Go's text/template as docker users write it, run on JSON-shaped data.
 
-Supported: literal text, ``{{.Field}}`` and ``{{.A.B}}``, ``{{.}}``, string and number
-literals, the functions ``json``, ``upper``, ``lower``, ``title``, ``join``, ``split``,
-``truncate``, ``pad``, ``index``, ``println``, ``printf`` (``%s``/``%d``/``%v``), pipelines
-with ``|``, ``{{-``/``-}}`` trimming, the ``table`` prefix and the ``json`` shorthand.
-Control actions (``if``, ``range``, ``with``) are refused with a clear message.
+Everything docker's templates use: fields (``{{.A.B}}``), ``{{.}}``, variables
+(``$``, ``$v := ...``, ``range $k, $v := ...``), ``if``/``else if``/``else``,
+``range`` (lists and maps, with ``else``), ``with``, pipelines with ``|``, parentheses,
+trimming (``{{-``/``-}}``), comments, Go's builtin functions (``and or not len index
+slice eq ne lt le gt ge print printf println``) and docker's (``json join split title
+lower upper pad truncate``), plus docker's ``table`` prefix and ``json`` shorthand.
+Parsing is in ``templateparse.py``.
+
+Missing fields behave as docker's do: inspect (``missing="error"``) fails with ``map has
+no entry for key "X"``; a listing's row (``strict``) with ``can't evaluate field X``;
+elsewhere a missing value prints ``<no value>``.
 """
 
 from __future__ import annotations
 
-import json
-
 from dockyard.cli.errors import CommandFailed
+from dockyard.cli.templatefuncs import FUNCS as _FUNCS
+from dockyard.cli.templatefuncs import (
+    MISSING,
+    ExecError,
+    GoNames,
+    Row,
+    go_json,
+    go_string,
+    go_type,
+    truth,
+)
+from dockyard.cli.templateparse import Action, Block, ParseError, Text, parse, position
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
     from typing import Any
 
-    Node = str | list[list[str]]  # literal text, or a pipeline of commands (token lists)
+    from dockyard.cli.templateparse import Command, Node, Operand, Pipe
 
 
 class TemplateError(CommandFailed):
@@ -28,222 +43,193 @@ class TemplateError(CommandFailed):
 class Template:
     """A parsed ``--format`` value; ``table`` says whether it asks for a table."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, listing: bool = False, name: str = "") -> None:
+        """``listing``: docker's formatter for ``ps``/``images``/...: a literal ``\\t`` or
+        ``\\n`` in the flag value is a tab or a newline, and a broken template is "failed
+        to parse template" (elsewhere: "template parsing error")."""
         fmt = source
         self.table = fmt.startswith("table")
         if self.table:
             fmt = fmt[len("table") :]
         if fmt.strip() == "json":
             fmt = "{{json .}}"
-        fmt = fmt.strip(" ").replace("\\t", "\t").replace("\\n", "\n")
+        fmt = fmt.strip(" ")
+        if listing:
+            fmt = fmt.replace("\\t", "\t").replace("\\n", "\n")
         self.source = fmt
-        self.nodes = _parse(fmt)
+        self.name = name
+        try:
+            self.nodes = parse(fmt, _FUNCS)
+        except ParseError as e:
+            if listing:
+                raise TemplateError(f"failed to parse template: template: {e}") from None
+            raise TemplateError(f"template parsing error: template: {name}{e}", 64) from None
 
-    def render(self, data: Any, strict: bool = False) -> str:
-        """The text for one object; ``strict``: a missing field is an error (a row)."""
-        parts = []
-        for node in self.nodes:
-            if isinstance(node, str):
-                parts.append(node)
+    def render(
+        self,
+        data: Any,
+        strict: bool = False,
+        missing: str = "default",
+        context: str = "",
+        prefix: str = "",
+    ) -> str:
+        """The text for one object. ``strict``: a field that the object does not have is
+        an error naming ``context`` (a listing's row); ``missing="error"``: a missing map
+        key is one (inspect). ``prefix`` starts the message of an error (docker's
+        "template parsing error: " for inspect, "failed to execute template: " for
+        listings)."""
+        run = _Run(self.source, data, "struct" if strict else missing, context, self.name)
+        out: list[str] = []
+        try:
+            run.nodes(self.nodes, data, out)
+        except _Located as e:
+            raise TemplateError(f"{prefix}{e}") from None
+        return "".join(out)
+
+
+class _Located(Exception):
+    pass
+
+
+class _Run:
+    """One execution: the root value, the variables in scope and the missing-key mode."""
+
+    def __init__(self, source: str, root: Any, missing: str, context: str, name: str) -> None:
+        self.source = source
+        self.name = name
+        self.missing = missing
+        self.context = context
+        self.vars: list[tuple[str, Any]] = [("$", root)]
+
+    def nodes(self, nodes: list[Node], dot: Any, out: list[str]) -> None:
+        for node in nodes:
+            if isinstance(node, Text):
+                out.append(node.text)
+            elif isinstance(node, Action):
+                value = self.pipe(node.pipe, dot)
+                if not node.pipe.decl:
+                    out.append(go_string(value))
             else:
-                parts.append(go_string(_pipeline(node, data, strict)))
-        return "".join(parts)
+                self.block(node, dot, out)
 
-
-def go_string(value: Any) -> str:
-    """How Go's template prints a value with ``%v``."""
-    if value is None:
-        return "<no value>"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
-        return str(int(value))
-    if isinstance(value, list):
-        return "[" + " ".join(go_string(v) for v in value) + "]"
-    if isinstance(value, dict):
-        inner = " ".join(f"{k}:{go_string(value[k])}" for k in sorted(value))
-        return f"map[{inner}]"
-    return str(value)
-
-
-def go_json(value: Any) -> str:
-    """Go's ``json.Marshal``: compact, HTML characters escaped."""
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
-def _parse(fmt: str) -> list[Node]:
-    nodes: list[Node] = []
-    pos = 0
-    while True:
-        start = fmt.find("{{", pos)
-        if start < 0:
-            nodes.append(fmt[pos:])
-            break
-        text = fmt[pos:start]
-        inner_start = start + 2
-        if fmt.startswith("-", inner_start) and fmt[inner_start + 1 : inner_start + 2] in " \t\n":
-            text = text.rstrip()
-            inner_start += 1
-        end = fmt.find("}}", inner_start)
-        if end < 0:
-            raise TemplateError(f"template parsing error: unclosed action in {fmt!r}")
-        inner = fmt[inner_start:end]
-        pos = end + 2
-        if inner.endswith("-") and inner[-2:-1] in (" ", "\t", "\n"):
-            inner = inner[:-1]
-            rest = fmt[pos:]
-            pos += len(rest) - len(rest.lstrip())
-        nodes.append(text)
-        nodes.append(_parse_pipeline(inner.strip()))
-    return [n for n in nodes if n != ""]
-
-
-def _tokens(text: str) -> list[str]:
-    tokens: list[str] = []
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if ch in " \t\n":
-            i += 1
-        elif ch in '"`':
-            end = text.find(ch, i + 1)
-            while ch == '"' and end > 0 and text[end - 1] == "\\":
-                end = text.find(ch, end + 1)
-            if end < 0:
-                raise TemplateError(f"template parsing error: unterminated string in {text!r}")
-            tokens.append(text[i : end + 1])
-            i = end + 1
-        elif ch == "|":
-            tokens.append("|")
-            i += 1
-        else:
-            j = i
-            while j < len(text) and text[j] not in " \t\n|":
-                j += 1
-            tokens.append(text[i:j])
-            i = j
-    return tokens
-
-
-_CONTROL = ("if", "else", "end", "range", "with", "define", "template", "block", "break")
-
-
-def _parse_pipeline(inner: str) -> list[list[str]]:
-    tokens = _tokens(inner)
-    if not tokens:
-        raise TemplateError("template parsing error: missing value for command")
-    if tokens[0] in _CONTROL or tokens[0].startswith("$"):
-        raise TemplateError(
-            f"template: {{{{{tokens[0]}}}}} is not supported by dockyard --format yet; "
-            "use fields ({{.Name}}), json and functions like upper, join, index"
-        )
-    commands: list[list[str]] = [[]]
-    for tok in tokens:
-        if tok == "|":
-            commands.append([])
-        else:
-            commands[-1].append(tok)
-    if any(not c for c in commands):
-        raise TemplateError(f"template parsing error: empty command in {{{{{inner}}}}}")
-    return commands
-
-
-def _pipeline(commands: list[list[str]], data: Any, strict: bool) -> Any:
-    value: Any = None
-    for n, command in enumerate(commands):
-        extra = [value] if n else []
-        head = command[0]
-        if head in _FUNCS:
-            args = [_term(tok, data, strict) for tok in command[1:]] + extra
-            try:
-                value = _FUNCS[head](*args)
-            except TypeError:
-                raise TemplateError(
-                    f"template: wrong number of args for {head}: got {len(args)}"
-                ) from None
-        elif len(command) == 1 and not extra:
-            value = _term(head, data, strict)
-        else:
-            raise TemplateError(f"template: {head!r} is not a function")
-    return value
-
-
-def _term(token: str, data: Any, strict: bool) -> Any:
-    if token == ".":
-        return data
-    if token.startswith("."):
-        value = data
-        for name in token[1:].split("."):
-            if isinstance(value, dict) and name in value:
-                value = value[name]
-            elif strict and value is data:
-                raise TemplateError(
-                    f'template: executing "" at <{token}>: can\'t evaluate field {name}'
-                )
+    def block(self, node: Block, dot: Any, out: list[str]) -> None:
+        mark = len(self.vars)
+        try:
+            if node.kind == "range":
+                self.range(node, dot, out)
+                return
+            value = self.pipe(node.pipe, dot)
+            if truth(value):
+                self.nodes(node.body, value if node.kind == "with" else dot, out)
             else:
-                return None
-        return value
-    if token[0] == '"':
-        return json.loads(token)
-    if token[0] == "`":
-        return token[1:-1]
-    if token in ("true", "false"):
-        return token == "true"
-    if token == "nil":
-        return None
-    try:
-        return int(token)
-    except ValueError:
-        pass
-    raise TemplateError(f'template: function "{token}" not defined')
+                self.nodes(node.orelse, dot, out)
+        finally:
+            del self.vars[mark:]
 
-
-def _printf(fmt: str, *args: Any) -> str:
-    out: list[str] = []
-    it = iter(args)
-    i = 0
-    while i < len(fmt):
-        ch = fmt[i]
-        if ch == "%" and i + 1 < len(fmt):
-            verb = fmt[i + 1]
-            i += 2
-            if verb == "%":
-                out.append("%")
-            else:
-                arg = next(it, None)
-                out.append(go_json(arg) if verb == "q" else go_string(arg))
-            continue
-        out.append(ch)
-        i += 1
-    return "".join(out)
-
-
-def _index(value: Any, *keys: Any) -> Any:
-    for key in keys:
+    def range(self, node: Block, dot: Any, out: list[str]) -> None:
+        decl = node.pipe.decl  # bound per element, not to the whole value
+        value = self.pipe(node.pipe, dot, bind=False)
         if isinstance(value, dict):
-            value = value.get(key)
-        elif isinstance(value, list) and isinstance(key, int) and 0 <= key < len(value):
-            value = value[key]
+            items: list[tuple[Any, Any]] = [(k, value[k]) for k in sorted(value)]
+        elif isinstance(value, list):
+            items = list(enumerate(value))
+        elif isinstance(value, int) and not isinstance(value, bool):
+            items = [(i, i) for i in range(value)]
+        elif value is None or value is MISSING:
+            items = []
         else:
-            return None
-    return value
+            raise self._fail(node.pipe.commands[0], f"range can't iterate over {go_string(value)}")
+        if not items:
+            self.nodes(node.orelse, dot, out)
+            return
+        mark = len(self.vars)
+        for key, elem in items:
+            del self.vars[mark:]
+            if len(decl) == 1:
+                self.vars.append((decl[0], elem))
+            elif len(decl) == 2:
+                self.vars += [(decl[0], key), (decl[1], elem)]
+            self.nodes(node.body, elem, out)
+
+    def pipe(self, pipe: Pipe, dot: Any, bind: bool = True) -> Any:
+        value: Any = MISSING
+        for n, command in enumerate(pipe.commands):
+            value = self.command(command, dot, [value] if n else [])
+        for name in pipe.decl if bind else ():
+            if pipe.assign:
+                for i in range(len(self.vars) - 1, -1, -1):
+                    if self.vars[i][0] == name:
+                        self.vars[i] = (name, value)
+                        break
+                else:
+                    raise self._fail(pipe.commands[0], f"undefined variable: {name}")
+            else:
+                self.vars.append((name, value))
+        return value
+
+    def command(self, command: Command, dot: Any, piped: list[Any]) -> Any:
+        head = command.args[0]
+        if head.kind == "ident":
+            func = _FUNCS.get(head.value)
+            if func is None:
+                raise self._fail(command, f'function "{head.value}" not defined')
+            args = [self.operand(a, dot, command) for a in command.args[1:]] + piped
+            try:
+                return func(*args)
+            except ExecError as e:
+                raise self._fail(command, f"error calling {head.value}: {e}") from None
+            except (TypeError, ValueError, AttributeError, KeyError) as e:
+                raise self._fail(command, f"error calling {head.value}: {e}") from None
+        if len(command.args) > 1 or piped:
+            raise self._fail(command, f"can't give argument to non-function {command.text}")
+        return self.operand(head, dot, command)
+
+    def operand(self, op: Operand, dot: Any, command: Command) -> Any:
+        if op.kind == "literal":
+            return op.value
+        if op.kind == "ident":
+            return self.command(_single(op, command), dot, [])
+        if op.kind == "dot":
+            return dot
+        if op.kind == "var":
+            for name, value in reversed(self.vars):
+                if name == op.value:
+                    return self.fields(value, op.chain, command, op.value)
+            raise self._fail(command, f"undefined variable: {op.value}")
+        if op.kind == "pipe":
+            return self.fields(self.pipe(op.value, dot), op.chain, command, "")
+        return self.fields(dot, op.chain, command, "")
+
+    def fields(self, value: Any, chain: tuple[str, ...], command: Command, base: str) -> Any:
+        for name in chain:
+            if isinstance(value, dict):
+                if isinstance(value, GoNames) and name not in value:
+                    name = value.go_names.get(name, name)
+                if name in value:
+                    value = value[name]
+                    continue
+                if self.missing == "struct":
+                    where = f" in type {self.context}" if self.context else ""
+                    raise self._fail(command, f"can't evaluate field {name}{where}")
+                if self.missing == "error":
+                    raise self._fail(command, f'map has no entry for key "{name}"')
+                value = MISSING
+            elif value is None or value is MISSING:
+                raise self._fail(command, f"nil pointer evaluating interface {{}}.{name}")
+            else:
+                raise self._fail(command, f"can't evaluate field {name} in type {go_type(value)}")
+        return value
+
+    def _fail(self, command: Command, message: str) -> _Located:
+        at = position(self.source, command.pos)
+        name = self.name
+        return _Located(f'template: {name}:{at}: executing "{name}" at <{command.text}>: {message}')
 
 
-_FUNCS: Mapping[str, Any] = {
-    "json": go_json,
-    "upper": lambda s: go_string(s).upper(),
-    "lower": lambda s: go_string(s).lower(),
-    "title": lambda s: go_string(s).title(),
-    "join": lambda items, sep: sep.join(go_string(i) for i in (items or [])),
-    "split": lambda s, sep: go_string(s).split(sep),
-    "truncate": lambda s, n: go_string(s)[:n],
-    "pad": lambda s, left, right: " " * left + go_string(s) + " " * right,
-    "index": _index,
-    "println": lambda *a: " ".join(go_string(x) for x in a) + "\n",
-    "print": lambda *a: "".join(go_string(x) for x in a),
-    "printf": _printf,
-    "len": lambda v: len(v) if v is not None else 0,
-}
+def _single(op: Operand, command: Command) -> Command:
+    from dockyard.cli.templateparse import Command as Cmd
+
+    return Cmd([op], command.pos, op.value)
+
+
+__all__ = ["MISSING", "GoNames", "Row", "Template", "TemplateError", "go_json", "go_string"]

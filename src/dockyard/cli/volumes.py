@@ -25,7 +25,9 @@ VOLUME_HEADERS = {
     "Labels": "LABELS",
     "Links": "LINKS",
     "Size": "SIZE",
-    "CreatedAt": "CREATED",
+    "Group": "GROUP",
+    "Availability": "AVAILABILITY",
+    "Status": "STATUS",
 }
 VOLUMES_TABLE = "table {{.Driver}}\t{{.Name}}"
 FORMAT_HELP = "Format output using a custom template ('table', 'table TEMPLATE', 'json')"
@@ -88,12 +90,11 @@ LS = Command(
 def volume_rows(volumes: list[dict[str, Any]]) -> list[dict[str, str]]:
     """Rows of ``volume ls``, sorted by name as the docker CLI does."""
     rows = []
-    for v in sorted(volumes, key=lambda v: str(v.get("Name", ""))):
+    for v in sorted(volumes, key=lambda v: output.natural_key(str(v.get("Name", "")))):
         labels = v.get("Labels") or {}
         usage = v.get("UsageData") or {}
         rows.append(
             {
-                "ID": str(v.get("Name", "")),  # -q prints the names
                 "Name": str(v.get("Name", "")),
                 "Driver": str(v.get("Driver", "")),
                 "Scope": str(v.get("Scope", "")),
@@ -101,7 +102,10 @@ def volume_rows(volumes: list[dict[str, Any]]) -> list[dict[str, str]]:
                 "Labels": ",".join(f"{k}={val}" for k, val in sorted(labels.items())),
                 "Links": str(usage["RefCount"]) if "RefCount" in usage else "N/A",
                 "Size": output.human_size(int(usage["Size"])) if "Size" in usage else "N/A",
-                "CreatedAt": str(v.get("CreatedAt", "")),
+                # cluster volumes' fields: docker prints N/A for local ones
+                "Group": "N/A",
+                "Availability": "N/A",
+                "Status": "N/A",
             }
         )
     return rows
@@ -116,7 +120,9 @@ def ls(ctx: Context, argv: list[str]) -> int:
         output.err(str(warning))
     rows = volume_rows([v for v in doc.get("Volumes") or [] if isinstance(v, dict)])
     fmt = output.list_format(opts["quiet"], opts["format"], VOLUMES_TABLE)
-    output.print_rows(fmt, rows, VOLUME_HEADERS)
+    if opts["quiet"]:
+        fmt = "{{.Name}}"
+    output.print_rows(fmt, rows, VOLUME_HEADERS, "*formatter.volumeContext")
     return 0
 
 

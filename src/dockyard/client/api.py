@@ -187,6 +187,20 @@ class APIClient:
             "POST", "/images/create", query=query, headers=headers
         ).messages()
 
+    def search(
+        self,
+        term: str,
+        limit: int | None = None,
+        filters: Filters | None = None,
+        *,
+        registry_auth: str | None = None,
+    ) -> list[JSON]:
+        """``GET /images/search``: the matching repositories of a registry."""
+        query = {"term": term, "limit": limit or None, "filters": encode_filters(filters)}
+        headers = {"X-Registry-Auth": registry_auth} if registry_auth else None
+        doc = self.transport.request("GET", "/images/search", query=query, headers=headers).json()
+        return [d for d in doc if isinstance(d, dict)] if isinstance(doc, list) else []
+
     def login(self, username: str, password: str, server: str) -> JSON:
         """``POST /auth``: the daemon checks the credentials against the registry."""
         body = {"username": username, "password": password, "serveraddress": server}

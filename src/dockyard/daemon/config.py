@@ -65,6 +65,9 @@ class DaemonConfig:
     bridge: str = "dockyard0"
     bip: str = ""
     fixed_cidr: str = ""
+    # registries reached over plain HTTP (names or CIDRs), and mirrors of docker.io
+    insecure_registries: tuple[str, ...] = ()
+    registry_mirrors: tuple[str, ...] = ()
 
 
 # daemon.json key -> (DaemonConfig field, expected JSON type)
@@ -92,6 +95,8 @@ FILE_KEYS: dict[str, tuple[str, type | tuple[type, ...]]] = {
     "bridge": ("bridge", str),
     "bip": ("bip", str),
     "fixed-cidr": ("fixed_cidr", str),
+    "insecure-registries": ("insecure_registries", list),
+    "registry-mirrors": ("registry_mirrors", list),
 }
 PROXY_KEYS = {"http-proxy": "http_proxy", "https-proxy": "https_proxy", "no-proxy": "no_proxy"}
 
@@ -127,7 +132,7 @@ def read_file(path: Path, explicit: bool) -> dict[str, Any]:
         name, kind = FILE_KEYS[key]
         if not isinstance(raw, kind) or (kind is not bool and isinstance(raw, bool)):
             raise InvalidArgument(f"{where}: {key}: expected {_kind_name(kind)}, got {value!r}")
-        if key in ("hosts", "dns"):
+        if key in ("hosts", "dns", "insecure-registries", "registry-mirrors"):
             if not all(isinstance(v, str) for v in value):
                 raise InvalidArgument(f"{where}: {key}: expected a list of strings")
             out[name] = tuple(value)
@@ -258,6 +263,16 @@ def check(config: DaemonConfig) -> None:
     if config.shutdown_timeout < 0:
         raise InvalidArgument("shutdown-timeout must not be negative")
     _check_bridge(config)
+    _check_registries(config)
+
+
+def _check_registries(config: DaemonConfig) -> None:
+    from dockyard.registry.hosts import check_insecure, normalize_mirror
+
+    for mirror in config.registry_mirrors:
+        normalize_mirror(mirror)
+    for entry in config.insecure_registries:
+        check_insecure(entry)
 
 
 def _check_bridge(config: DaemonConfig) -> None:

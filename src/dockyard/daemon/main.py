@@ -74,6 +74,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-b", "--bridge", help="Linux bridge of the default network (none: no bridge)")
     p.add_argument("--bip", help="address and prefix of the default bridge, e.g. 172.30.0.1/16")
     p.add_argument("--fixed-cidr", help="subnet of the default bridge containers' addresses")
+    p.add_argument(
+        "--insecure-registry",
+        action="append",
+        help="registry (host:port or CIDR) reached over plain HTTP (repeatable)",
+    )
+    p.add_argument(
+        "--registry-mirror", action="append", help="mirror of docker.io, a URL (repeatable)"
+    )
     return p
 
 
@@ -107,6 +115,10 @@ def config_from_args(args: argparse.Namespace) -> DaemonConfig:
         flags["hosts"] = tuple(args.hosts)
     if args.dns:
         flags["dns"] = tuple(args.dns)
+    if args.insecure_registry:
+        flags["insecure_registries"] = tuple(args.insecure_registry)
+    if args.registry_mirror:
+        flags["registry_mirrors"] = tuple(args.registry_mirror)
     if args.runtimes:
         flags["runtimes"] = dict(daemon_config.parse_runtime(r) for r in args.runtimes)
     return daemon_config.build(flags, args.config_file)

@@ -68,6 +68,8 @@ def build(config: DaemonConfig) -> Engine:
         https_proxy=config.https_proxy,
         no_proxy=config.no_proxy,
         debug=config.debug,
+        insecure_registries=config.insecure_registries,
+        registry_mirrors=config.registry_mirrors,
     )
     events = EventLog()
     # late-bound: the container service is made below, the lambda runs per request
@@ -98,13 +100,18 @@ def build(config: DaemonConfig) -> Engine:
     system_routes.register(router, system)
     proxies = {"http_proxy": config.http_proxy, "https_proxy": config.https_proxy}
     distribution = DistributionService(
-        store, events, proxies={**proxies, "no_proxy": config.no_proxy}
+        store,
+        events,
+        proxies={**proxies, "no_proxy": config.no_proxy},
+        insecure=config.insecure_registries,
+        mirrors=config.registry_mirrors,
     )
     image_routes.register(
         router,
         images,
         volume_routes.disk_usage(containers.volumes),
         lambda req: distribution_routes.pull(distribution, req),
+        container_routes.disk_usage(containers),
     )
     distribution_routes.register(router, distribution)
     container_routes.register(router, containers)
@@ -119,7 +126,7 @@ def build(config: DaemonConfig) -> Engine:
     )
     networks.lookup_container = container_lookup(containers.inspect)
     networks.load()
-    containers.networking = ContainerNetworking(networks, links)
+    containers.networking = ContainerNetworking(networks, links, config.dns)
     network_routes.register(router, networks)
     containerstats_routes.register(router, containers)
     event_routes.register(router, events)

@@ -9,6 +9,7 @@ leaves the host's iptables untouched.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 
 from dockyard.network import bridge
@@ -63,7 +64,7 @@ class BridgeLinks:
         netns = f"/proc/{pid}/ns/net"
         # the first network a container joins is eth0 with the default route; the
         # next ones are eth1, eth2, ... (as Docker), without a default route
-        names = set(bridge.list_links(netns))
+        names = _links_of(pid)
         index = 0
         while f"eth{index}" in names:
             index += 1
@@ -75,15 +76,17 @@ class BridgeLinks:
             rec.gateway,
             ifname=f"eth{index}",
             default_route=index == 0 and not rec.internal,
+            mac=ep.requested_mac,
         )
         ep.mac = done.mac
         return done.host_ifname
 
     def detach(self, rec: NetworkRecord, ep: EndpointRecord) -> None:
         del rec
-        if ep.host_ifname:
+        # after an exit the pair went with the namespace: nothing to ask netlink then
+        if ep.host_ifname and os.path.exists(f"/sys/class/net/{ep.host_ifname}"):
             bridge.delete_link(ep.host_ifname)
-            ep.host_ifname = ""
+        ep.host_ifname = ""
 
     def remove_network(self, rec: NetworkRecord) -> None:
         with self._mutex:
@@ -112,3 +115,13 @@ class BridgeLinks:
                 self._firewall.cleanup()
                 self._firewall = None
             self._ready.clear()
+
+
+def _links_of(pid: int) -> set[str]:
+    """The interface names in the network namespace of ``pid``: its ``/proc/PID/net/dev``
+    (no netlink socket and no thread in the namespace, which each start would pay for)."""
+    try:
+        with open(f"/proc/{pid}/net/dev") as f:
+            return {line.split(":")[0].strip() for line in f.readlines()[2:]}
+    except OSError:
+        return set(bridge.list_links(f"/proc/{pid}/ns/net"))

@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dockyard.errors import Conflict
+from dockyard.errors import Conflict, InvalidArgument
 from dockyard.network import ports
-from dockyard.network.dns import ADDRESS as DNS_ADDRESS
-from dockyard.network.dns import DnsServer, host_resolvers
+from dockyard.network.dns import DnsServer
 from dockyard.network.firewall import PublishedPort
 from dockyard.network.portproxy import PortProxy
 
+from . import etcfiles
 from .containernet import BridgeLinks
 from .containerrecord import Container
 from .networkrecord import ContainerRef, EndpointRecord, NetworkRecord
@@ -42,15 +43,26 @@ class _Published:
 class ContainerNetworking:
     """The network side of container start and exit (see the module doc)."""
 
-    def __init__(self, networks: NetworkService, links: BridgeLinks) -> None:
+    def __init__(
+        self, networks: NetworkService, links: BridgeLinks, dns: Sequence[str] = ()
+    ) -> None:
         self.networks = networks
         self.links = links
+        self.dns = tuple(dns)  # the daemon's --dns
         self._published: dict[str, list[_Published]] = {}
         self._dns: dict[str, DnsServer] = {}
 
-    def check_mode(self, mode: str) -> list[str]:
-        """Create's check of ``NetworkMode``; its warnings."""
+    def check_mode(
+        self,
+        mode: str,
+        hc: Mapping[str, Any] | None = None,
+        config: Mapping[str, Any] | None = None,
+    ) -> list[str]:
+        """Create's check of ``NetworkMode`` (and of what a shared namespace excludes, as
+        dockerd); its warnings."""
         self.networks.check_mode(mode)
+        if mode.startswith("container:") or mode == "host":
+            _check_shared(mode, hc or {}, config or {})
         if self._primary(mode) is None and mode in ("bridge", "default"):
             return [
                 f"network mode {mode!r}: the daemon has no default bridge (--bridge none); "
@@ -72,13 +84,15 @@ class ContainerNetworking:
         if primary is None:
             return
         ref = ContainerRef(c.id, c.name.lstrip("/"), True, pid, mode)
-        joined = await self.networks.attach_container(ref, primary)
+        mac = str(c.config.get("MacAddress") or "")
+        joined = await self.networks.attach_container(ref, primary, mac=mac)
         try:
             rec, ep = joined[0]
             if ep.address:
-                _add_hosts_line(hosts_file, ep.address, hostname)
+                names = etcfiles.own_names(hostname, str(c.config.get("Domainname") or ""))
+                etcfiles.add_hosts_line(hosts_file, ep.address, names)
             if not rec.predefined:  # user-defined networks resolve names (network/dns.py)
-                await self._serve_dns(c.id, pid, hosts_file.with_name("resolv.conf"))
+                await self._serve_dns(c, pid)
             await self._publish(c, rec, ep)
         except BaseException:
             await self.release(c)
@@ -91,9 +105,30 @@ class ContainerNetworking:
         primary = self._primary(mode)
         if primary is None:
             return
-        ip, aliases = _endpoint_config(networking_config, primary)
+        ip, aliases, mac = _endpoint_config(networking_config, primary, mode)
+        if mac:  # the record keeps it where API < 1.44 sent it; attach reads it there
+            c.config["MacAddress"] = mac
+        mac = str(c.config.get("MacAddress") or "")
         ref = ContainerRef(c.id, c.name.lstrip("/"), False, 0, mode)
-        await self.networks.join_created(ref, primary, ip, aliases)
+        await self.networks.join_created(ref, primary, ip, aliases, mac)
+
+    def write_etc_files(self, c: Container, files: Path, hostname: str, mode: str) -> None:
+        """The container's hostname, hosts and resolv.conf (``etcfiles.py``): the embedded
+        DNS on a user-defined network, ``host-gateway`` as the default bridge's gateway."""
+        primary = self._primary(mode)
+        embedded = primary is not None and self.networks.is_user_network(primary)
+        gateway = self.networks.gateway_of("bridge") or (
+            self.networks.gateway_of(primary) if primary else ""
+        )
+        etcfiles.write_etc_files(
+            files,
+            hostname,
+            mode,
+            host_config=c.host_config,
+            daemon_dns=self.dns,
+            host_gateway=gateway,
+            embedded=embedded,
+        )
 
     async def restore(self, c: Container) -> None:
         """A container still running from before a daemon restart: its links are there,
@@ -108,7 +143,7 @@ class ContainerNetworking:
             if primary is not None and primary in joined:
                 rec, ep = joined[primary]
                 if not rec.predefined and ep.host_ifname:
-                    await self._serve_dns(c.id, c.pid, None)  # resolv.conf points at it
+                    await self._serve_dns(c, c.pid)  # resolv.conf points at it
                 await self._publish(c, rec, ep)
         except Exception as e:
             log.warning("restoring the network of container %s: %s", c.id[:12], e)
@@ -124,20 +159,20 @@ class ContainerNetworking:
                 await asyncio.to_thread(self.links.unpublish, item.rule)
         await self.networks.detach_container(c.id)
 
-    async def _serve_dns(self, container_id: str, pid: int, resolv_conf: Path | None) -> None:
+    async def _serve_dns(self, c: Container, pid: int) -> None:
         try:
             host_text = Path("/etc/resolv.conf").read_text()
         except OSError:
             host_text = ""
+        container_id = c.id
+        dns = [str(d) for d in c.host_config.get("Dns") or []]
         server = DnsServer(
             f"/proc/{pid}/ns/net",
             lambda name: self.networks.resolve(container_id, name),
-            host_resolvers(host_text),
+            etcfiles.upstream_resolvers(host_text, dns, self.dns),
         )
         await server.start()
         self._dns[container_id] = server
-        if resolv_conf is not None:
-            _point_resolv_conf(resolv_conf, host_text)
 
     def ports_of(self, container_id: str) -> dict[str, list[dict[str, str]]]:
         """``NetworkSettings.Ports`` of a running container's published ports."""
@@ -198,34 +233,52 @@ class ContainerNetworking:
         raise Conflict(f"no free host port for {m.key}")  # not reached: the loop raises
 
 
-def _endpoint_config(networking_config: Any, network: str) -> tuple[str, list[str]]:
-    """``NetworkingConfig.EndpointsConfig[network]`` of create: (--ip, --network-alias)."""
+def _endpoint_config(networking_config: Any, *names: str) -> tuple[str, list[str], str]:
+    """``NetworkingConfig.EndpointsConfig`` of create for the container's network (by its
+    name or as ``NetworkMode`` spells it): (--ip, --network-alias, --mac-address)."""
     doc = networking_config if isinstance(networking_config, dict) else {}
     configs = doc.get("EndpointsConfig")
-    mine = (configs.get(network) if isinstance(configs, dict) else None) or {}
+    configs = configs if isinstance(configs, dict) else {}
+    mine = next((configs[n] for n in names if configs.get(n)), None) or {}
     ipam = mine.get("IPAMConfig") or {}
     aliases = [str(a) for a in mine.get("Aliases") or []]
-    return str(ipam.get("IPv4Address") or ""), aliases
+    mac = str(mine.get("MacAddress") or "")
+    if mac and not _is_mac(mac):
+        raise InvalidArgument(
+            f"invalid MAC address {mac!r}: use six hex pairs, e.g. 02:42:ac:11:00:02"
+        )
+    return str(ipam.get("IPv4Address") or ""), aliases, mac.lower()
 
 
-def _point_resolv_conf(path: Path, host_text: str) -> None:
-    """The container asks the embedded DNS (written in place: the file is bind-mounted)."""
-    lines = [f"nameserver {DNS_ADDRESS}"]
-    lines += [line for line in host_text.splitlines() if line.split()[:1] == ["search"]]
-    lines.append("options ndots:0")
-    try:
-        with open(path, "r+") as f:
-            f.truncate(0)
-            f.write("\n".join(lines) + "\n")
-    except OSError as e:
-        log.warning("cannot point %s at the embedded DNS: %s", path, e)
+def _is_mac(text: str) -> bool:
+    parts = text.split(":")
+    return len(parts) == 6 and all(
+        len(p) == 2 and all(ch in "0123456789abcdefABCDEF" for ch in p) for p in parts
+    )
 
 
-def _add_hosts_line(path: Path, address: str, hostname: str) -> None:
-    """Append ``address hostname`` in place: the file is bind-mounted into the container,
-    so replacing it (a new inode) would not show there."""
-    try:
-        with open(path, "a") as f:
-            f.write(f"{address}\t{hostname}\n")
-    except OSError as e:
-        log.warning("cannot add %s to %s: %s", address, path, e)
+def _check_shared(mode: str, hc: Mapping[str, Any], config: Mapping[str, Any]) -> None:
+    """What dockerd refuses with a namespace of another container (or the host's)."""
+    if mode == "host":
+        if config.get("MacAddress"):
+            raise InvalidArgument("conflicting options: mac-address and the network mode")
+        return
+    for present, what in (
+        (config.get("Hostname"), "hostname"),
+        (hc.get("Dns") or hc.get("DnsSearch") or hc.get("DnsOptions"), "dns"),
+        (hc.get("ExtraHosts"), "custom host-to-IP mapping"),
+        (hc.get("PortBindings") or hc.get("PublishAllPorts"), "port publishing"),
+        (config.get("MacAddress"), "mac-address"),
+    ):
+        if present:
+            raise InvalidArgument(f"conflicting options: {what} and the network mode")
+
+
+def joined_netns(other: Container) -> str:
+    """``container:<id>``: the namespace of the other container, which must run."""
+    if not other.running or not other.pid:
+        raise Conflict(
+            f"cannot join network namespace of a non running container {other.id[:12]}: "
+            "start it first"
+        )
+    return f"/proc/{other.pid}/ns/net"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -26,7 +27,9 @@ from .shims import run_runtime
 
 LIST_FILTERS = (
     "id", "name", "label", "status", "exited", "ancestor", "before", "since", "volume",
+    "health", "is-task", "isolation",
 )  # fmt: skip
+STATES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
 FOLLOW_POLL = 0.05
 
 
@@ -60,9 +63,10 @@ class ContainerQueries:
         for key in filters:
             if key not in LIST_FILTERS:
                 raise InvalidArgument(f"invalid filter '{key}'")
+        _check_values(filters)
         found = sorted(self._containers.values(), key=lambda c: c.created_unix, reverse=True)
-        if "status" in filters or "exited" in filters:
-            all = True
+        if "status" in filters or "exited" in filters or limit > 0:
+            all = True  # dockerd: a limit (ps -n, ps -l) counts stopped containers too
         bounds = {}
         for key in ("before", "since"):
             for ref in filters.get(key, []):
@@ -217,6 +221,7 @@ def _matches(
         return not values or any(test(v) for v in values)
 
     labels = c.config.get("Labels") or {}
+    name = "/" + c.name.lstrip("/")  # dockerd matches "/web" and "web"
 
     def label(v: str) -> bool:
         k, sep, val = v.partition("=")
@@ -229,15 +234,44 @@ def _matches(
     if "since" in bounds and c.created_unix <= bounds["since"]:
         return False
     return (
-        any_of("id", c.id.startswith)
-        and any_of("name", lambda v: v.lstrip("/") in c.name)
+        any_of("id", lambda v: _search(v, c.id))
+        and any_of("name", lambda v: _search(v, name) or _search(v, name.lstrip("/")))
         and any_of("status", lambda v: v == c.status)
         and any_of("exited", lambda v: c.status == "exited" and int(v) == c.exit_code)
         and any_of(
             "ancestor", lambda v: v in (c.image_name, c.image) or c.image.startswith("sha256:" + v)
         )
         and any_of("volume", lambda v: v in _volume_keys(c))
+        and any_of("health", lambda v: v == "none")  # no healthchecks yet: every one is none
+        and any_of("is-task", lambda v: v.lower() in ("false", "0"))
+        and any_of("isolation", lambda v: v == "default")
     )
+
+
+def _search(pattern: str, text: str) -> bool:
+    """dockerd's ``filters.Match``: the value is a regular expression searched for in
+    the text (``name=^web$`` is exactly web, ``name=web`` any name holding web); one
+    that does not compile matches nothing."""
+    try:
+        return re.search(pattern, text) is not None
+    except re.error:
+        return False
+
+
+def _check_values(filters: dict[str, builtins.list[str]]) -> None:
+    """Values dockerd refuses before listing anything."""
+    for value in filters.get("status", []):
+        if value not in STATES:
+            raise InvalidArgument(f"invalid filter 'status={value}'")
+    for value in filters.get("exited", []):
+        if not value.lstrip("-").isdigit():
+            raise InvalidArgument(f"invalid filter 'exited={value}'")
+    for value in filters.get("health", []):
+        if value not in ("starting", "healthy", "unhealthy", "none"):
+            raise InvalidArgument(f"invalid filter 'health={value}'")
+    for value in filters.get("is-task", []):
+        if value.lower() not in ("true", "false", "1", "0"):
+            raise InvalidArgument(f"invalid filter 'is-task={value}'")
 
 
 def _volume_keys(c: Container) -> set[str]:

@@ -128,6 +128,9 @@ class Container:
 
     def view(self, data_dir: Path, now: float | None = None) -> ContainerView:
         now = time.time() if now is None else now
+        mode = str(self.host_config.get("NetworkMode") or "")
+        # container:<id> uses the other container's hostname, hosts and resolv.conf
+        files = data_dir.parent / mode[10:] if mode.startswith("container:") else data_dir
         state = ContainerState(
             status=self.status,
             running=self.running or self.status == "restarting",  # as dockerd's State
@@ -153,9 +156,9 @@ class Container:
             state=state,
             image=self.image,
             image_name=self.image_name,
-            resolv_conf_path=str(data_dir / "resolv.conf"),
-            hostname_path=str(data_dir / "hostname"),
-            hosts_path=str(data_dir / "hosts"),
+            resolv_conf_path=str(files / "resolv.conf"),
+            hostname_path=str(files / "hostname"),
+            hosts_path=str(files / "hosts"),
             log_path=str(data_dir / f"{self.id}-json.log"),
             restart_count=self.restart_count,
             driver=self.driver,

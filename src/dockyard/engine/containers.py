@@ -54,7 +54,7 @@ from .events import EventLog
 from .mounts import ContainerMounts, copy_up, points_of
 from .reconcile import ContainerRecovery
 from .restarts import ContainerRestarts, RestartTimers, check_policy
-from .shims import ShimOptions, read_exit, spawn_shim
+from .shims import ShimOptions, ShimPool, read_exit
 from .volumes import VolumeService
 
 if TYPE_CHECKING:
@@ -82,6 +82,7 @@ class ContainerSettings:
     runtime: str = DEFAULT_RUNTIME
     default_network: str = "none"
     cgroup_parent: str = "/dockyard"  # each container's cgroup is <parent>/<id>
+    spare_shim: bool = True  # keep a shim ready (engine/shims.py ShimPool)
     init_path: str = ""  # --init's binary; "" finds docker-init or tini on PATH
 
 
@@ -118,6 +119,7 @@ class ContainerService(
         self._monitors: dict[str, asyncio.Task[None]] = {}
         self._attaches: dict[str, builtins.list[AttachSession]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._shims = ShimPool(settings.exec_root, spare=settings.spare_shim)
         self._restarts = RestartTimers()  # restart policies' back-off and timers
 
     # -- paths -------------------------------------------------------------------------
@@ -160,10 +162,12 @@ class ContainerService(
             for c in [c for c in self._containers.values() if c.running]:
                 await self.networking.restore(c)
         await self.volumes.settle()  # option volumes no running container uses
+        self._shims.refill()
 
     async def close(self) -> None:
         """Stop watching the shims (containers keep running) and end pending attaches."""
         await self._restarts.close()  # pending restarts: the next daemon does them
+        await self._shims.close()
         for task in [*self._monitors.values(), *self._tasks]:
             task.cancel()
         for task in [*self._monitors.values(), *self._tasks]:
@@ -216,7 +220,7 @@ class ContainerService(
         if not image_ref or not isinstance(image_ref, str):
             raise InvalidArgument("no image given: set Image")
         host_config = dict(body.get("HostConfig") or {})
-        warnings = self._check_host_config(host_config)
+        warnings = self._check_host_config(host_config, body)
 
         def find_image() -> tuple[str, dict[str, Any]]:
             try:
@@ -262,9 +266,9 @@ class ContainerService(
             try:
                 c.mounts = await self.mounts.create(cid, config, host_config)
                 await asyncio.to_thread(prepare_container, self.store, cid, image_id)
-                await asyncio.to_thread(c.save, data_dir)
                 if self.networking is not None:  # --ip, --network-alias (containerports.py)
                     await self.networking.created(c, body.get("NetworkingConfig"))
+                await asyncio.to_thread(c.save, data_dir)
             except BaseException:
                 await self.mounts.remove(cid, points_of(c), volumes=True)
                 shutil.rmtree(data_dir, ignore_errors=True)
@@ -277,11 +281,15 @@ class ContainerService(
         self.events.container(c, "create")
         return cid, warnings
 
-    def _check_host_config(self, hc: dict[str, Any]) -> list[str]:
+    def _check_host_config(
+        self, hc: dict[str, Any], body: dict[str, Any] | None = None
+    ) -> list[str]:
         warnings: list[str] = []
         mode = hc.get("NetworkMode") or self.settings.default_network
         if self.networking is not None:  # networks by name (containerports.py)
-            warnings += self.networking.check_mode(mode)
+            warnings += self.networking.check_mode(mode, hc, body)
+            if str(mode).startswith("container:"):  # stored as dockerd does: by full id
+                mode = "container:" + self._get(str(mode).partition(":")[2]).id
         elif mode not in NETWORK_MODES:
             raise InvalidArgument(
                 f"network mode {mode!r} is not supported: use none, host, bridge or default"
@@ -329,15 +337,29 @@ class ContainerService(
         data_dir = self._data_dir(c.id)
         rootfs = bundle / "rootfs"
         mode = str(c.host_config.get("NetworkMode") or self.settings.default_network)
+        files, netns_path = data_dir, ""
 
         def prepare() -> None:
+            nonlocal files, netns_path
+            if mode.startswith("container:"):  # its namespace, hostname, files (dockerd's)
+                from .containerports import joined_netns
+
+                other = self._get(mode.partition(":")[2])
+                netns_path, files = joined_netns(other), self._data_dir(other.id)
+                c.config["Hostname"] = other.config.get("Hostname") or other.id[:12]
+                c.config["Domainname"] = other.config.get("Domainname") or ""
             rootfs.mkdir(parents=True, exist_ok=True)
             if not os.path.ismount(rootfs):
                 mount_container(self.store, c.id, rootfs)
             try:
                 copy_up(rootfs, points)  # an empty volume gets the image's files
                 hostname = specgen.hostname_of(c.id, c.config, mode)
-                specgen.write_etc_files(data_dir, hostname, mode)
+                if netns_path:
+                    pass  # the other container's files
+                elif self.networking is not None:  # --dns, --add-host, embedded DNS
+                    self.networking.write_etc_files(c, data_dir, hostname, mode)
+                else:
+                    specgen.write_etc_files(data_dir, hostname, mode)
                 workdir = str(c.config.get("WorkingDir") or "")
                 if workdir:
                     from dockyard.runtime.rootfs import resolve_in_root
@@ -348,11 +370,12 @@ class ContainerService(
                     c.config,
                     c.host_config,
                     rootfs=rootfs,
-                    files=data_dir,
+                    files=files,
                     cgroups_path=self._cgroups_path(c.id),
                     network_mode=mode,
                     init_path=self.settings.init_path,
                     mount_points=points,
+                    netns_path=netns_path,
                 )
                 (bundle / "config.json").write_text(json.dumps(spec, indent=1))
                 (data_dir / "exit.json").unlink(missing_ok=True)
@@ -390,7 +413,8 @@ class ContainerService(
             stdin_once=bool(c.config.get("StdinOnce")),
         )
         try:
-            pid = await spawn_shim(opts)
+            await self._last_shim_gone(c)
+            pid = await self._shims.spawn(opts)
         except BaseException as e:
             await asyncio.to_thread(unmount_container, rootfs)
             await self.mounts.deactivate(c)
@@ -439,6 +463,15 @@ class ContainerService(
         log.info("started container %s, pid %d", c.id[:12], pid)
         self.events.container(c, "start")
 
+    async def _last_shim_gone(self, c: Container, timeout: float = 10.0) -> None:
+        """The shim of the last run answers "wait" before it has the runtime delete the
+        container's state; a new run of the same id waits until that is done (the shim
+        removes its socket last)."""
+        sock = self._sock(c.id)
+        deadline = time.monotonic() + timeout
+        while sock.exists() and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
+
     def _monitor(self, c: Container) -> None:
         old = self._monitors.get(c.id)
         if old is not None and not old.done():
@@ -462,21 +495,15 @@ class ContainerService(
 
     async def _exited(self, c: Container, exit_doc: dict[str, Any] | None, error: str) -> None:
         doc = exit_doc or {}
-        c.status = "exited"
-        c.pid = 0
-        c.exit_code = int(doc.get("exit_code", 255 if error else 0))
-        c.oom_killed = bool(doc.get("oom_killed", False))
-        c.finished_at = str(doc.get("finished_at") or rfc3339_nano(time.time_ns()))
-        c.finished_unix = time.time()
-        c.error = error
-        c.exits += 1
-        restart_in = self._restart_decision(c)  # its restart policy (restarts.py)
         rootfs = self._bundle(c.id) / "rootfs"
 
         def cleanup() -> None:
             if os.path.ismount(rootfs):
                 unmount_container(rootfs)
 
+        # what the run held goes first, while the record still says running: a start
+        # right after the exit (docker start, a restart) must not see its fresh rootfs
+        # mount, volumes or ports undone by this cleanup
         try:
             await asyncio.to_thread(cleanup)
         except Exception as e:
@@ -486,6 +513,15 @@ class ContainerService(
             await self.networking.release(c)  # published ports, endpoint links
         if error:  # the shim died: its runtime state, cgroup and mount are stale
             await self._clean_stale(c)
+        c.status = "exited"
+        c.pid = 0
+        c.exit_code = int(doc.get("exit_code", 255 if error else 0))
+        c.oom_killed = bool(doc.get("oom_killed", False))
+        c.finished_at = str(doc.get("finished_at") or rfc3339_nano(time.time_ns()))
+        c.finished_unix = time.time()
+        c.error = error
+        c.exits += 1
+        restart_in = self._restart_decision(c)  # its restart policy (restarts.py)
         await self._save(c)
         log.info("container %s exited with %d", c.id[:12], c.exit_code)
         self.events.container_exit(c)  # oom (if it was), die

@@ -17,15 +17,16 @@ import asyncio
 import base64
 import binascii
 import json
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
-from dockyard.errors import InvalidArgument
+from dockyard.errors import InvalidArgument, NotFound, NotSupported
 from dockyard.images.imagestore import ImageStore
 from dockyard.images.pull import Puller, PullProgress, PullResult
 from dockyard.images.push import PushProgress, PushResult, push
 from dockyard.registry import Credentials, RegistryClient, RegistryHosts
 from dockyard.registry.manifests import Platform
+from dockyard.registry.search import SearchResult, check_filters, matches, search
 from dockyard.types.reference import Reference, parse_normalized
 
 from .events import EventLog
@@ -95,8 +96,9 @@ def registry_domain(server: str) -> str:
 class DistributionService:
     """Registry pulls and pushes into and out of one store; ``close()`` it.
 
-    ``hosts`` defaults to TLS material from ``/etc/dockyard/certs.d`` and the proxies
-    given (the daemon's ``http-proxy``/``https-proxy``/``no-proxy``).
+    ``hosts`` defaults to TLS material from ``/etc/dockyard/certs.d``, the proxies
+    given (the daemon's ``http-proxy``/``https-proxy``/``no-proxy``), its
+    ``insecure-registries`` and ``registry-mirrors``.
     """
 
     def __init__(
@@ -106,12 +108,14 @@ class DistributionService:
         hosts: RegistryHosts | None = None,
         *,
         proxies: Mapping[str, str] | None = None,
+        insecure: Sequence[str] = (),
+        mirrors: Sequence[str] = (),
     ) -> None:
         self.store = store
         self.events = events
         if hosts is None:
             environ = {k.upper(): v for k, v in (proxies or {}).items() if v}
-            hosts = RegistryHosts(environ=environ)
+            hosts = RegistryHosts(environ=environ, insecure=insecure, mirrors=mirrors)
         self.hosts = hosts
         self.client = RegistryClient(hosts)
         self.puller = Puller(store, self.client)
@@ -150,6 +154,32 @@ class DistributionService:
 
         return ProgressJob(job)
 
+    def pull_all_tags(
+        self, repository: str, credentials: Credentials | None, platform: str = ""
+    ) -> ProgressJob[PullProgress, list[PullResult]]:
+        """``docker pull --all-tags``: every tag the registry lists for ``repository``
+        (an API pull without a tag), one after the other, downloads shared."""
+        ref = parse_normalized(repository)
+        want = Platform.parse(platform) if platform else None
+        client = self._client(credentials)
+
+        def job(report: Callable[[PullProgress], None]) -> list[PullResult]:
+            try:
+                tags = sorted(client.repository(ref).tags())
+                if not tags:
+                    raise NotFound(f"repository {ref.familiar_name} has no tags to pull")
+                results = []
+                for tag in tags:
+                    tagged = ref.with_tag(tag)
+                    results.append(self.puller.pull(tagged, report, want, client))
+                    self.events.emit("image", "pull", tagged.familiar, {"name": ref.familiar_name})
+            finally:
+                if client is not self.client:
+                    client.close()
+            return results
+
+        return ProgressJob(job)
+
     async def login(self, credentials: Credentials, server: str) -> None:
         """Check ``credentials`` against the registry ``server`` (``POST /auth``)."""
         domain = registry_domain(server)
@@ -159,10 +189,32 @@ class DistributionService:
         finally:
             client.close()
 
+    async def search(
+        self,
+        term: str,
+        limit: int = 25,
+        filters: Mapping[str, list[str]] | None = None,
+        credentials: Credentials | None = None,
+    ) -> list[SearchResult]:
+        """``GET /images/search``: repositories matching ``term`` (see registry.search);
+        ``limit`` 1-100 (as dockerd), the filters applied to what the registry answers."""
+        if not 1 <= limit <= 100:
+            raise InvalidArgument(f"limit {limit} is out of range: give 1 to 100")
+        wanted = {k: list(v) for k, v in (filters or {}).items()}
+        check_filters(wanted)
+        client = self._client(credentials)
+        try:
+            found = await asyncio.to_thread(search, client, term, limit)
+        finally:
+            if client is not self.client:
+                client.close()
+        return [r for r in found if matches(r, wanted)]
+
     def push(
         self, reference: str, credentials: Credentials | None
     ) -> ProgressJob[PushProgress, PushResult]:
         ref = parse_normalized(reference)
+        _not_to_a_mirror(ref)
         client = self._client(credentials)
 
         def job(report: Callable[[PushProgress], None]) -> PushResult:
@@ -175,6 +227,56 @@ class DistributionService:
             return result
 
         return ProgressJob(job)
+
+    def push_all_tags(
+        self, repository: str, credentials: Credentials | None
+    ) -> ProgressJob[PushProgress, list[PushResult]]:
+        """``docker push --all-tags``: every local tag of ``repository`` (an API push
+        without a tag); the repository line is shown once."""
+        ref = parse_normalized(repository)
+        _not_to_a_mirror(ref)
+        prefix = f"{ref.name}:"
+        tags = sorted(
+            name[len(prefix) :]
+            for image in self.store.metadata.list_images()
+            for name in image.names
+            if name.startswith(prefix)
+        )
+        if not tags:
+            raise NotFound(f"an image does not exist locally with the tag: {ref.familiar_name}")
+        client = self._client(credentials)
+
+        def job(report: Callable[[PushProgress], None]) -> list[PushResult]:
+            shown: set[str] = set()
+
+            def once(item: PushProgress) -> None:
+                if item.status.startswith("The push refers"):
+                    if item.status in shown:
+                        return
+                    shown.add(item.status)
+                report(item)
+
+            results = []
+            try:
+                for tag in tags:
+                    tagged = ref.with_tag(tag)
+                    results.append(push(self.store, client, tagged, once))
+                    self.events.emit("image", "push", tagged.familiar, {"name": ref.familiar_name})
+            finally:
+                if client is not self.client:
+                    client.close()
+            return results
+
+        return ProgressJob(job)
+
+
+def _not_to_a_mirror(ref: Reference) -> None:
+    """docker.io is only reached through its mirrors, and a mirror is not pushed to."""
+    if ref.domain == "docker.io":
+        raise NotSupported(
+            f"cannot push {ref.familiar}: pushing to docker.io is not supported (its mirrors "
+            "are read-only): tag the image for your registry (host:port/name) and push that"
+        )
 
 
 __all__ = ["DistributionService", "ProgressJob", "decode_auth", "registry_domain"]

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from dockyard.errors import InvalidArgument
+from dockyard.images.users import resolve_user
 
-from .specgen import resolve_user
 from .specprocess import capabilities
 
 

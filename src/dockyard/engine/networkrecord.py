@@ -53,6 +53,7 @@ class EndpointRecord:
     mac: str = ""
     aliases: list[str] = field(default_factory=list)
     requested_ip: str = ""  # --ip: kept across restarts of the container
+    requested_mac: str = ""  # --mac-address: else Docker's 02:42 + the IPv4 bytes
     host_ifname: str = ""  # the host end of its veth while the container runs
 
 

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from dockyard.errors import Conflict, InvalidArgument, NotFound, NotSupported
+from dockyard.errors import Conflict, InvalidArgument, NotFound
 from dockyard.network.ipam import (
     DEFAULT_BRIDGE_SUBNET,
     IPv4Address,
@@ -387,9 +387,16 @@ class NetworkService:
         log.debug("connected %s to %s as %s", c.id[:12], rec.name, ep.address)
 
     async def _join(
-        self, rec: NetworkRecord, c: ContainerRef, aliases: builtins.list[str], ip: str
+        self,
+        rec: NetworkRecord,
+        c: ContainerRef,
+        aliases: builtins.list[str],
+        ip: str,
+        mac: str = "",
     ) -> EndpointRecord:
-        ep = EndpointRecord(c.id, c.name, _new_id(), aliases=aliases, requested_ip=ip)
+        ep = EndpointRecord(
+            c.id, c.name, _new_id(), aliases=aliases, requested_ip=ip, requested_mac=mac
+        )
         pool = self._pools.get(rec.id)
         if pool is not None:
             addr = await asyncio.to_thread(pool.allocate, ep.endpoint_id, ip)
@@ -445,7 +452,12 @@ class NetworkService:
     # -- container start and exit ------------------------------------------------------
 
     async def attach_container(
-        self, c: ContainerRef, primary: str, ip: str = "", aliases: Sequence[str] = ()
+        self,
+        c: ContainerRef,
+        primary: str,
+        ip: str = "",
+        aliases: Sequence[str] = (),
+        mac: str = "",
     ) -> builtins.list[tuple[NetworkRecord, EndpointRecord]]:
         """At start, with the container's init created (``c.pid``): join ``primary``
         (once) and give every endpoint of the container a link; the primary first."""
@@ -454,7 +466,7 @@ class NetworkService:
             rec = self._get(primary)
             joined = None
             if c.id not in rec.endpoints:
-                joined = await self._join(rec, c, list(aliases), ip)  # with its link
+                joined = await self._join(rec, c, list(aliases), ip, mac)  # with its link
                 self._emit("connect", rec, c.id)
             done = []
             try:
@@ -490,7 +502,12 @@ class NetworkService:
                     await asyncio.to_thread(self.files.save, rec)
 
     async def join_created(
-        self, c: ContainerRef, network: str, ip: str = "", aliases: Sequence[str] = ()
+        self,
+        c: ContainerRef,
+        network: str,
+        ip: str = "",
+        aliases: Sequence[str] = (),
+        mac: str = "",
     ) -> None:
         """At create: an endpoint (an address, no link yet) on a user-defined network the
         container names in ``NetworkingConfig``; the default bridge is joined at start."""
@@ -505,7 +522,7 @@ class NetworkService:
                 return
             await self._drop_stale(rec)  # a removed container's --ip is free again
             if c.id not in rec.endpoints:
-                await self._join(rec, c, list(aliases), ip)
+                await self._join(rec, c, list(aliases), ip, mac)
 
     def _emit(self, action: str, rec: NetworkRecord, container_id: str) -> None:
         attributes = {"container": container_id, "name": rec.name, "type": rec.driver}
@@ -528,17 +545,23 @@ class NetworkService:
                     out.append(ep.address)
         return out
 
+    def is_user_network(self, name: str) -> bool:
+        """``name`` is a user-defined network (its containers use the embedded DNS)."""
+        rec = self._by_name(name) or self._records.get(name)
+        return rec is not None and not rec.predefined
+
+    def gateway_of(self, name: str) -> str:
+        """The gateway address of a bridge network, or "" (no such network)."""
+        rec = self._by_name(name) or self._records.get(name)
+        return rec.gateway if rec is not None else ""
+
     def has_network(self, name: str) -> bool:
         return self._by_name(name) is not None
 
     def check_mode(self, mode: str) -> None:
         """A container's ``NetworkMode``: a predefined mode or an existing network."""
         if mode in ("default", "bridge", "host", "none") or mode.startswith("container:"):
-            if mode.startswith("container:"):
-                raise NotSupported(
-                    "network mode container:<name|id> is not supported yet: use a network"
-                )
-            return
+            return  # container:<id>: the container service checks the other container
         if self._by_name(mode) is None and mode not in self._records:
             raise NotFound(f"network {mode} not found")
 

@@ -11,10 +11,13 @@ resume, ps, delete) and raises with the runtime's own message.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
+import secrets
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,11 +54,9 @@ class ShimOptions:
     stdin_once: bool
 
 
-async def spawn_shim(opts: ShimOptions) -> int:
-    """Start the shim; answer the container's init pid once the runtime created it."""
-    r, w = os.pipe()
+def shim_args(opts: ShimOptions) -> list[str]:
+    """The shim's command line for ``opts`` (without the ready fd)."""
     argv = [
-        sys.executable, "-I", "-S", "-c", SHIM_BOOT,
         "--id", opts.container_id,
         "--bundle", str(opts.bundle),
         "--state-dir", str(opts.state_dir),
@@ -65,10 +66,15 @@ async def spawn_shim(opts: ShimOptions) -> int:
         "--log-file", str(opts.log_file),
         "--log-max-size", str(opts.log_max_size),
         "--log-max-file", str(opts.log_max_file),
-        "--ready-fd", str(w),
     ]  # fmt: skip
-    argv += [f for f, on in (("--tty", opts.tty), ("--stdin", opts.stdin),
-                             ("--stdin-once", opts.stdin_once)) if on]  # fmt: skip
+    return argv + [f for f, on in (("--tty", opts.tty), ("--stdin", opts.stdin),
+                                   ("--stdin-once", opts.stdin_once)) if on]  # fmt: skip
+
+
+async def spawn_shim(opts: ShimOptions) -> int:
+    """Start the shim; answer the container's init pid once the runtime created it."""
+    r, w = os.pipe()
+    argv = [sys.executable, "-I", "-S", "-c", SHIM_BOOT, *shim_args(opts), "--ready-fd", str(w)]
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv,
@@ -86,6 +92,10 @@ async def spawn_shim(opts: ShimOptions) -> int:
         line = await asyncio.wait_for(asyncio.to_thread(_read_all, r), READY_TIMEOUT)
     finally:
         os.close(r)
+    return _ready_pid(line)
+
+
+def _ready_pid(line: str) -> int:
     word, _, rest = line.strip().partition(" ")
     if word != "ok":
         raise SystemFault(
@@ -99,6 +109,92 @@ def _read_all(fd: int) -> str:
     while not out.endswith(b"\n") and (chunk := os.read(fd, 4096)):
         out += chunk
     return out.decode(errors="replace")
+
+
+class ShimPool:
+    """Starts container shims; keeps one spare shim (``shim/main.py --spare``) that has its
+    imports done, so that a container start does not wait for them (~40 ms here). A start
+    hands the spare its arguments and a new spare is started in the background; without a
+    spare, ``spawn_shim`` starts one from scratch."""
+
+    def __init__(self, exec_root: Path, spare: bool = True) -> None:
+        self.exec_root = exec_root
+        self._spare: Path | None = None  # the socket of a spare that is listening
+        self._starting: asyncio.Task[None] | None = None
+        self._closed = not spare
+
+    def refill(self) -> None:
+        if self._closed or self._spare is not None or self._starting is not None:
+            return
+        self._starting = asyncio.get_running_loop().create_task(self._start_spare())
+        self._starting.add_done_callback(self._started)
+
+    def _started(self, task: asyncio.Task[None]) -> None:
+        self._starting = None
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("no spare shim: %s", task.exception())
+
+    async def _start_spare(self) -> None:
+        shims = self.exec_root / "shims"
+        shims.mkdir(parents=True, exist_ok=True)
+        path = shims / f"spare-{secrets.token_hex(6)}.sock"
+        argv = [sys.executable, "-I", "-S", "-c", SHIM_BOOT, "--spare", str(path), "--parent",
+                str(os.getpid())]  # fmt: skip
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+            start_new_session=True,
+            cwd="/",
+        )
+        await proc.wait()  # the first process leaves at once; the spare goes on
+        deadline = time.monotonic() + READY_TIMEOUT
+        while not path.exists():
+            if time.monotonic() > deadline:
+                raise SystemFault(f"the spare shim did not listen on {path}")
+            await asyncio.sleep(0.01)
+        if self._closed:
+            await _tell(path, b"quit\n")
+            return
+        self._spare = path
+
+    async def spawn(self, opts: ShimOptions) -> int:
+        """Start the shim of a container; answer its init pid (as ``spawn_shim``)."""
+        path, self._spare = self._spare, None
+        self.refill()
+        if path is not None:
+            try:
+                line = await _tell(path, ("\0".join(shim_args(opts)) + "\n").encode())
+            except OSError as e:
+                log.warning("spare shim %s unusable (%s): starting a fresh one", path, e)
+            else:
+                return _ready_pid(line)
+        return await spawn_shim(opts)
+
+    async def close(self) -> None:
+        """Let the spare go (running containers' shims are not touched)."""
+        self._closed = True
+        if self._starting is not None:
+            self._starting.cancel()
+            with contextlib.suppress(BaseException):
+                await self._starting
+        path, self._spare = self._spare, None
+        if path is not None:
+            with contextlib.suppress(OSError):
+                await _tell(path, b"quit\n")
+
+
+async def _tell(path: Path, message: bytes) -> str:
+    """Send ``message`` to a spare shim's socket; answer its reply line."""
+    reader, writer = await asyncio.open_unix_connection(str(path))
+    try:
+        writer.write(message)
+        await writer.drain()
+        line = await asyncio.wait_for(reader.readline(), READY_TIMEOUT)
+    finally:
+        writer.close()
+    return line.decode(errors="replace")
 
 
 async def run_runtime(runtime: str, root: Path, *args: str) -> str:

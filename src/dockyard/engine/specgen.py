@@ -3,22 +3,22 @@
 ``container_spec`` is pure apart from reading the container's rootfs (for user names
 and supplementary groups) and the host's /dev (devices: ``devices.py``); the process part
 (capabilities, security options, init, rlimits) is ``specprocess.py``. ``write_etc_files``
-makes /etc/hostname, /etc/hosts and /etc/resolv.conf in the container's data dir, which
-the spec bind-mounts.
+(``etcfiles.py``) makes /etc/hostname, /etc/hosts and /etc/resolv.conf in the container's
+data dir, which the spec bind-mounts.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from dockyard.errors import InvalidArgument, NotFound
+from dockyard.errors import InvalidArgument
+from dockyard.images.users import resolve_user
 
 from . import devices as host_devices
-from . import mountspecs, specprocess
+from . import etcfiles, mountspecs, specprocess
 from .containerrecord import MountPoint
 from .specprocess import (
     INIT_IN_CONTAINER,
@@ -98,40 +98,6 @@ def command_of(config: Mapping[str, Any]) -> list[str]:
     if not args:
         raise InvalidArgument("no command specified: give a command or use an image with one")
     return [str(a) for a in args]
-
-
-def _read_db(rootfs: Path, name: str) -> list[list[str]]:
-    try:
-        text = (rootfs / "etc" / name).read_text(errors="replace")
-    except OSError:
-        return []
-    return [line.split(":") for line in text.splitlines() if line and not line.startswith("#")]
-
-
-def resolve_user(rootfs: Path, user: str) -> tuple[int, int, list[int]]:
-    """``user[:group]`` (names or numbers) to (uid, gid, supplementary gids)."""
-    name, _, group = (user or "0").partition(":")
-    passwd = _read_db(rootfs, "passwd")
-    groups = _read_db(rootfs, "group")
-    entry = next((e for e in passwd if len(e) > 3 and (e[0] == name or e[2] == name)), None)
-    if entry is not None:
-        uid, gid, login = int(entry[2]), int(entry[3]), entry[0]
-    elif name.isdigit():
-        uid, gid, login = int(name), 0, ""
-    else:
-        raise NotFound(f"unable to find user {name}: no matching entries in passwd file")
-    if group:
-        match = next((g for g in groups if len(g) > 2 and group in (g[0], g[2])), None)
-        if match is not None:
-            gid = int(match[2])
-        elif group.isdigit():
-            gid = int(group)
-        else:
-            raise NotFound(f"unable to find group {group}: no matching entries in group file")
-    extra = sorted(
-        {int(g[2]) for g in groups if len(g) > 3 and login and login in g[3].split(",")} - {gid}
-    )
-    return uid, gid, extra
 
 
 def _user_mounts(
@@ -232,9 +198,11 @@ def container_spec(
     network_mode: str,
     init_path: str = "",
     mount_points: Sequence[MountPoint] | None = None,
+    netns_path: str = "",
 ) -> dict[str, Any]:
     """The OCI config.json of a container (``files``: its hostname/hosts/resolv.conf;
-    ``init_path``: the host's init binary, used when ``HostConfig.Init`` is set)."""
+    ``init_path``: the host's init binary, used when ``HostConfig.Init`` is set;
+    ``netns_path``: the network namespace to join, for ``container:<id>``)."""
     privileged = bool(host_config.get("Privileged"))
     hostname = hostname_of(container_id, config, network_mode)
     env = list(config.get("Env") or [])
@@ -261,7 +229,9 @@ def container_spec(
     if host_config.get("Init"):
         mounts.append(init_mount(find_init(init_path)))
     namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount")]
-    if network_mode != "host":
+    if netns_path:
+        namespaces.append({"type": "network", "path": netns_path})
+    elif network_mode != "host":
         namespaces.append({"type": "network"})
     linux: dict[str, Any] = {
         "namespaces": namespaces,
@@ -290,50 +260,6 @@ def container_spec(
     return spec
 
 
-def _loopback(address: str) -> bool:
-    try:
-        return ipaddress.ip_address(address.split("%", maxsplit=1)[0]).is_loopback
-    except ValueError:
-        return False
-
-
-def resolv_conf(host_text: str, network_mode: str) -> str:
-    """The container's resolv.conf: the host's, minus loopback resolvers (which do not
-    answer in the container's own network namespace). Never an address of our own."""
-    if network_mode == "host":
-        return host_text
-    lines = []
-    servers = 0
-    for line in host_text.splitlines():
-        fields = line.split()
-        if fields and fields[0] == "nameserver":
-            if len(fields) < 2 or _loopback(fields[1]):
-                continue
-            servers += 1
-        lines.append(line)
-    if servers == 0:
-        lines.insert(0, "# the host's resolvers are loopback-only: no nameserver here")
-    return "\n".join(lines) + "\n"
-
-
-def hosts_file(hostname: str, network_mode: str) -> str:
-    if network_mode == "host":
-        try:
-            return Path("/etc/hosts").read_text()
-        except OSError:
-            pass
-    return (
-        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-        "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
-        "ff02::2\tip6-allrouters\n"
-    )
-
-
 def write_etc_files(files: Path, hostname: str, network_mode: str) -> None:
-    try:
-        host_resolv = Path("/etc/resolv.conf").read_text()
-    except OSError:
-        host_resolv = ""
-    (files / "hostname").write_text(hostname + "\n")
-    (files / "hosts").write_text(hosts_file(hostname, network_mode))
-    (files / "resolv.conf").write_text(resolv_conf(host_resolv, network_mode))
+    """The etc files of a container without container networking (``etcfiles.py``)."""
+    etcfiles.write_etc_files(files, hostname, network_mode)

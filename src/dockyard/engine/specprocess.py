@@ -197,7 +197,8 @@ def process_spec(
 ) -> dict[str, Any]:
     """The OCI ``process`` object of a container (``args`` already carry the init)."""
     uid, gid, extra = user
-    extra = sorted({*extra, *group_add(rootfs, host_config.get("GroupAdd"))} - {gid})
+    # as dockerd: the primary group is among the supplementary ones (``id`` shows it)
+    extra = sorted({gid, *extra, *group_add(rootfs, host_config.get("GroupAdd"))})
     caps = capabilities(host_config)
     security = security_options(host_config.get("SecurityOpt"))
     user_doc: dict[str, Any] = {"uid": uid, "gid": gid}

@@ -39,6 +39,8 @@ class SystemSettings:
     no_proxy: str = ""
     debug: bool = False
     cgroup_driver: str = "cgroupfs"
+    insecure_registries: tuple[str, ...] = ()
+    registry_mirrors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,8 @@ class SystemInfo:
     warnings: tuple[str, ...] = ()
     labels: tuple[str, ...] = field(default=())
     events_listeners: int = 0
+    insecure_registries: tuple[str, ...] = ()  # as configured: names and CIDRs
+    registry_mirrors: tuple[str, ...] = ()
 
 
 class SystemService:
@@ -148,6 +152,8 @@ class SystemService:
             debug=s.debug,
             system_time=datetime.now(UTC).astimezone().isoformat(),
             events_listeners=self._events_listeners() if self._events_listeners else 0,
+            insecure_registries=s.insecure_registries,
+            registry_mirrors=s.registry_mirrors,
         )
 
 

@@ -64,6 +64,18 @@ def _as_name(store: ImageStore, ref: str) -> str | None:
     return name if name in refs else None
 
 
+def _orphaned_digests(names: Collection[str], name: str) -> list[str]:
+    """Docker's rule: when the last tag of a repository goes, that repository's digest
+    references (``repo@sha256:…``, from a pull or push) go with it."""
+    if "@" in name:
+        return []
+    repo = repository_of(name)
+    others = [n for n in names if n != name and repository_of(n) == repo]
+    if any("@" not in n for n in others):
+        return []
+    return others
+
+
 def remove_image(
     store: ImageStore,
     ref: str,
@@ -79,9 +91,11 @@ def remove_image(
         image = store.image(ref)
         in_use = users(store, image.id)
         live = [cid for cid in in_use if cid in running]
-        if name is not None and len(image.names) > 1:
-            store.metadata.untag(name)
-            return Removed(untagged=(name,))
+        digests = _orphaned_digests(image.names, name) if name is not None else []
+        if name is not None and len(image.names) > 1 + len(digests):
+            for n in (name, *digests):
+                store.metadata.untag(n)
+            return Removed(untagged=(name, *digests))
         if name is not None and in_use and not force:
             raise Conflict(
                 f'conflict: unable to remove repository reference "{ref}" (must force) - '

@@ -23,8 +23,10 @@ def read_db(rootfs: Path, name: str) -> list[list[str]]:
 def resolve_user(rootfs: Path, user: str) -> tuple[int, int, list[int]]:
     """``user[:group]`` (names or numbers) to (uid, gid, supplementary gids).
 
-    The supplementary groups start with the primary one, as in a Docker container
-    (``id`` shows ``groups=65534(nogroup)`` for ``nobody``)."""
+    As in a Docker container (checked against dockerd 20.10), the supplementary groups
+    are the primary group, then, without an explicit group, the groups that list the
+    user: ``id`` shows ``groups=65534(nogroup)`` for ``nobody``, ``groups=34`` for
+    ``12:34``, ``groups=1(daemon),50(staff)`` for a member of staff."""
     name, _, group = (user or "0").partition(":")
     passwd = read_db(rootfs, "passwd")
     groups = read_db(rootfs, "group")
@@ -37,9 +39,8 @@ def resolve_user(rootfs: Path, user: str) -> tuple[int, int, list[int]]:
         raise NotFound(f"unable to find user {name}: no matching entries in passwd file")
     if group:
         gid = resolve_group(groups, group)
-    # as Docker: the primary group first, then the groups that list the user
     member = {int(g[2]) for g in groups if len(g) > 3 and login and login in g[3].split(",")}
-    return uid, gid, [gid, *sorted(member - {gid})]
+    return uid, gid, [gid, *sorted(member - {gid})] if not group else [gid]
 
 
 def resolve_group(groups: list[list[str]], group: str) -> int:

@@ -185,12 +185,14 @@ def attach(
     ifname: str = "eth0",
     mtu: int = 1500,
     default_route: bool = True,
+    mac: str = "",
 ) -> Endpoint:
     """A veth pair from ``bridge`` into the namespace at ``netns`` (e.g. /proc/PID/ns/net):
-    ``ifname`` inside with ``address``, MAC and (``default_route``) a route via ``gateway``.
+    ``ifname`` inside with ``address``, ``mac`` (Docker's from the address unless given)
+    and (``default_route``) a route via ``gateway``.
     """
     host_ifname = new_host_ifname()
-    mac = mac_for(address)
+    mac = mac or mac_for(address)
     with _iproute() as ipr:
         found = ipr.link_lookup(ifname=bridge)
         if not found:

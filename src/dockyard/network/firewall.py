@@ -4,7 +4,10 @@ Chains (each reached by one jump from a built-in chain, so removing Dockyard rem
 everything): ``nat DOCKYARD`` (DNAT of published ports; from PREROUTING and OUTPUT for
 local destinations), ``nat DOCKYARD-POSTROUTING`` (masquerade of each non-internal
 subnet), ``filter DOCKYARD-FORWARD`` (what may cross each bridge: everything between
-its own containers, outbound and replies unless ``--internal``, and published ports).
+its own containers, outbound and replies unless ``--internal``, and published ports),
+``filter DOCKYARD-ISOLATION-1``/``-2`` (Docker's DOCKER-ISOLATION stages, checked before
+the rest: a packet that leaves one of our bridges for another of our bridges is dropped,
+so two bridge networks never reach each other).
 
 Rules are added with a check first (``-C``) so every call is idempotent; ``setup()``
 flushes our chains, so a restarted daemon rebuilds them from its networks and running
@@ -16,6 +19,7 @@ construction: a host without iptables gets NotSupported with what to install.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -28,6 +32,8 @@ log = logging.getLogger(__name__)
 NAT_CHAIN = "DOCKYARD"
 POSTROUTING_CHAIN = "DOCKYARD-POSTROUTING"
 FORWARD_CHAIN = "DOCKYARD-FORWARD"
+ISOLATION_CHAIN = "DOCKYARD-ISOLATION-1"
+ISOLATION_DROP_CHAIN = "DOCKYARD-ISOLATION-2"
 
 # (table, chain, jump rule in the built-in chain)
 _JUMPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -39,8 +45,16 @@ _JUMPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ),
     ("nat", "POSTROUTING", ("-j", POSTROUTING_CHAIN)),
     ("filter", "FORWARD", ("-j", FORWARD_CHAIN)),
+    ("filter", "FORWARD", ("-j", ISOLATION_CHAIN)),  # inserted last: checked first
 )
-_CHAINS = (("nat", NAT_CHAIN), ("nat", POSTROUTING_CHAIN), ("filter", FORWARD_CHAIN))
+# in this order: a chain is deleted only after the chains that jump to it
+_CHAINS = (
+    ("nat", NAT_CHAIN),
+    ("nat", POSTROUTING_CHAIN),
+    ("filter", FORWARD_CHAIN),
+    ("filter", ISOLATION_CHAIN),
+    ("filter", ISOLATION_DROP_CHAIN),
+)
 
 
 @dataclass(frozen=True)
@@ -71,6 +85,12 @@ class Firewall:
 
     def __init__(self, iptables: str | None = None) -> None:
         self.iptables = iptables or find_iptables()
+        # the batch form of the same backend (iptables -> iptables-restore): a published
+        # port's rules in one program run instead of a check and an insert per rule
+        restore = os.path.join(
+            os.path.dirname(self.iptables), os.path.basename(self.iptables) + "-restore"
+        )
+        self.restore: str | None = restore if os.access(restore, os.X_OK) else None
 
     def _run(self, table: str, *args: str, check: bool = True) -> bool:
         argv = [self.iptables, "-w", "-t", table, *args]
@@ -90,6 +110,26 @@ class Firewall:
     def _remove(self, table: str, chain: str, rule: Sequence[str]) -> None:
         while self._run(table, "-C", chain, *rule, check=False):
             self._run(table, "-D", chain, *rule)
+
+    def _batch(self, op: str, rules: Sequence[tuple[str, str, tuple[str, ...]]]) -> bool:
+        """Apply ``op`` (-I/-D) to ``rules`` in one ``iptables-restore --noflush`` (all or
+        nothing: a ``-D`` of a missing rule fails the lot); False when that failed."""
+        if self.restore is None:
+            return False
+        lines: list[str] = []
+        for table in dict.fromkeys(t for t, _, _ in rules):
+            lines.append(f"*{table}")
+            lines += [f"{op} {chain} {' '.join(rule)}" for t, chain, rule in rules if t == table]
+            lines.append("COMMIT")
+        text = "\n".join(lines) + "\n"
+        log.debug("firewall (batch): %s", text.replace("\n", "; "))
+        try:
+            done = subprocess.run(
+                [self.restore, "--noflush"], input=text, capture_output=True, text=True, check=False
+            )
+        except OSError:
+            return False
+        return done.returncode == 0
 
     def _has_chain(self, table: str, chain: str) -> bool:
         return self._run(table, "-n", "-L", chain, check=False)
@@ -122,14 +162,22 @@ class Firewall:
     def _network_rules(
         bridge: str, subnet: str, internal: bool
     ) -> list[tuple[str, str, tuple[str, ...]]]:
+        isolation = [
+            # stage 1: leaving this bridge for another; stage 2: into one of ours: drop
+            ("filter", ISOLATION_CHAIN, ("-i", bridge, "!", "-o", bridge, "-j",
+                                         ISOLATION_DROP_CHAIN)),
+            ("filter", ISOLATION_DROP_CHAIN, ("-o", bridge, "-j", "DROP")),
+        ]  # fmt: skip
         if internal:
             # nothing leaves or enters an internal network, except between its containers
             return [
+                *isolation,
                 ("filter", FORWARD_CHAIN, ("-i", bridge, "-o", bridge, "-j", "ACCEPT")),
                 ("filter", FORWARD_CHAIN, ("-i", bridge, "!", "-o", bridge, "-j", "DROP")),
                 ("filter", FORWARD_CHAIN, ("!", "-i", bridge, "-o", bridge, "-j", "DROP")),
             ]
         return [
+            *isolation,
             ("filter", FORWARD_CHAIN, ("-i", bridge, "-j", "ACCEPT")),
             (
                 "filter",
@@ -183,6 +231,9 @@ class Firewall:
         ]  # fmt: skip
 
     def add_port(self, p: PublishedPort) -> None:
+        # a port's rules are its own (ports.py never publishes one twice): no -C first
+        if self._batch("-I", self._port_rules(p)):
+            return
         try:
             for table, chain, rule in self._port_rules(p):
                 # before the network's DROPs of an internal network, and before others
@@ -192,6 +243,8 @@ class Firewall:
             raise
 
     def remove_port(self, p: PublishedPort) -> None:
+        if self._batch("-D", self._port_rules(p)):
+            return
         for table, chain, rule in self._port_rules(p):
             self._remove(table, chain, rule)
 

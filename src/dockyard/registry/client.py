@@ -169,7 +169,16 @@ class Repository:
                 raise InvalidArgument(
                     f"{what}: digest mismatch: the registry sent content hashing to {digest}"
                 )
-            return FetchedManifest(raw, media_type_of(raw, r.header("Content-Type")), digest)
+            content_type = r.header("Content-Type")
+            if "html" in content_type.lower() or raw.lstrip()[:1] == b"<":
+                raise InvalidArgument(
+                    f"{what}: {self.endpoint.domain} answered with a web page, not a "
+                    "manifest: check that it is a registry (host:port of its API) and the name"
+                )
+            try:
+                return FetchedManifest(raw, media_type_of(raw, content_type), digest)
+            except InvalidArgument as e:
+                raise InvalidArgument(f"{what}: {e}: the registry sent no valid manifest") from e
 
     def head_manifest(self, ref: str) -> Digest | None:
         """The digest a tag points at (``Docker-Content-Digest``), None if unknown."""

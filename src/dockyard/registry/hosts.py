@@ -15,6 +15,8 @@ reference):
   (as Go's ``http.ProxyFromEnvironment``).
 - Aliases: a domain may be mapped to another host (``docker.io`` has no built-in
   endpoint: the daemon configures one, or pulls from it are refused).
+- Mirrors (``registry-mirrors``): URLs that serve ``docker.io``; the first one is its
+  endpoint (an ``http://`` mirror is reached over plain HTTP).
 """
 
 from __future__ import annotations
@@ -132,6 +134,32 @@ def _no_proxy_match(host: str, entry: str) -> bool:
     return host == entry or host.endswith("." + entry)
 
 
+def normalize_mirror(url: str) -> str:
+    """A registry mirror as Docker keeps it (``scheme://host[:port]/``); InvalidArgument
+    for anything else (no scheme, a path, a query)."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidArgument(
+            f"invalid mirror: {url!r}: give an http:// or https:// URL (e.g. https://host:5000)"
+        )
+    if parts.path.strip("/") or parts.query or parts.fragment:
+        raise InvalidArgument(f"invalid mirror: {url!r}: path, query or fragment at its end")
+    return f"{parts.scheme}://{parts.netloc}/"
+
+
+def check_insecure(entry: str) -> None:
+    """An ``insecure-registries`` entry: a CIDR or ``host[:port]`` (no scheme, no path)."""
+    if "://" in entry or not entry.strip():
+        raise InvalidArgument(f"insecure registry {entry!r}: give host[:port] or a CIDR")
+    if "/" in entry:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise InvalidArgument(
+                f"insecure registry {entry!r}: give host[:port] or a CIDR such as 10.0.0.0/8"
+            ) from None
+
+
 class RegistryHosts:
     """Endpoint configuration of every registry (built once, shared by clients)."""
 
@@ -141,9 +169,11 @@ class RegistryHosts:
         insecure: Iterable[str] = (),
         aliases: Mapping[str, str] | None = None,
         environ: Mapping[str, str] | None = None,
+        mirrors: Iterable[str] = (),
     ) -> None:
         self.certs_dir = certs_dir
         self.aliases = dict(aliases or {})
+        self.mirrors = [normalize_mirror(m) for m in mirrors]
         self.environ = dict(os.environ if environ is None else environ)
         self._insecure_names: set[str] = set()
         self._insecure_nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = [
@@ -179,6 +209,13 @@ class RegistryHosts:
     def endpoint(self, domain: str) -> Endpoint:
         """How to reach the registry of references with this ``domain``."""
         target = self.aliases.get(domain, domain)
+        if target == "docker.io" and self.mirrors:
+            mirror = urlsplit(self.mirrors[0])
+            secure = mirror.scheme == "https"
+            host, port = split_host_port(mirror.netloc, 443 if secure else 80)
+            context = self.ssl_context(mirror.netloc) if secure else None
+            proxy = proxy_for(host, secure, self.environ)
+            return Endpoint(domain, host, port, secure, context, proxy)
         if target == "docker.io" and domain == target:
             raise NotSupported(
                 "no endpoint is configured for docker.io: configure a registry mirror "

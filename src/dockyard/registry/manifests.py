@@ -102,7 +102,10 @@ def refuse_schema1(media_type: str, where: str) -> None:
 def parse_manifest(raw: bytes, media_type: str, where: str) -> Manifest:
     refuse_schema1(media_type, where)
     if media_type not in IMAGE_MANIFESTS:
-        raise InvalidArgument(f"{where}: not an image manifest: {media_type}")
+        raise InvalidArgument(
+            f"{where}: unknown manifest media type {media_type!r}: only Docker schema 2 and "
+            "OCI image manifests (and their indexes) can be pulled"
+        )
     doc = _load(raw)
     try:
         config = Descriptor.from_oci(doc["config"])

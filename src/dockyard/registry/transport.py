@@ -234,6 +234,12 @@ class Transport:
                 rewind.seek(start)
             try:
                 response = self._send(endpoint, method, url, headers, body)
+            except socket.gaierror as e:  # a name lookup failure does not heal by retrying
+                where = endpoint.proxy.host if endpoint.proxy else endpoint.host
+                raise RegistryUnavailable(
+                    f"cannot resolve {where}: {e.strerror or e}: check the registry name "
+                    "(host[:port]) and the DNS or proxy settings"
+                ) from e
             except NETWORK_ERRORS as e:
                 if attempt == attempts:
                     raise RegistryUnavailable(

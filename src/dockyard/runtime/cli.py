@@ -84,12 +84,6 @@ def main(argv: list[str] | None = None) -> int:
         if not parsed.command or parsed.globals.get("help") or parsed.globals.get("h"):
             sys.stdout.write(USAGE)
             return 0 if parsed.command or args else 2
-        if parsed.command in ("run", "create"):
-            # first of all: start the kernel's cgroup-migration grace period in a child,
-            # so it runs while we import and parse (see cgroups/prime.py)
-            from dockyard.cgroups.prime import prime
-
-            prime()
         _setup_logging(parsed)
         if parsed.globals.get("systemd-cgroup"):
             from dockyard.errors import NotSupported
@@ -118,6 +112,11 @@ def main(argv: list[str] | None = None) -> int:
 def run_and_exit() -> None:
     """The installed command: main(), then leave without interpreter finalisation, which
     costs milliseconds of module teardown on every container start."""
+    import gc
+
+    # a run lasts milliseconds and leaves with os._exit: collections only cost time,
+    # and a full one in a forked child copies the whole inherited heap (copy-on-write)
+    gc.disable()
     code = main()
     sys.stdout.flush()
     sys.stderr.flush()

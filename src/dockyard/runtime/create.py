@@ -105,11 +105,12 @@ def _kill_and_reap(pid: int) -> None:
 
 
 class Created:
-    __slots__ = ("container", "pid")
+    __slots__ = ("cgroup", "container", "pid")
 
-    def __init__(self, container: statemod.Container, pid: int) -> None:
+    def __init__(self, container: statemod.Container, pid: int, cgroup: CgroupManager) -> None:
         self.container = container
         self.pid = pid
+        self.cgroup = cgroup  # for `run`'s delete: no second look at the cgroup layout
 
 
 def create(
@@ -130,6 +131,13 @@ def create(
         raise InvalidArgument(
             "process.terminal is true: give --console-socket to receive the terminal"
         )
+    early = early_cgroup(spec)
+    if early:
+        # the runtime moves stage1 by pid, which waits out the migration lock's grace
+        # period: start it now, in the background (see cgroups/prime.py)
+        from dockyard.cgroups.prime import prime
+
+        prime()
     state_dir = statemod.reserve(root, cid)
     cg: CgroupManager | None = None
     init_pid = 0
@@ -149,17 +157,18 @@ def create(
         p2c_r, p2c_w = os.pipe()
         hold_r, hold_w = os.pipe() if reap else (-1, -1)
         cgroup_dirs = cg.paths()
+        # The container side is imported here, before the fork: imported in the child
+        # it cost more (copy-on-write faults of the forked heap; docs/architecture.md).
+        from .init import InitContext, stage1
+
         stage1_pid = os.fork()
         if stage1_pid == 0:
             os.close(c2p_r)
             os.close(p2c_w)
-            # the container side is imported only here, in parallel with the runtime
-            from .init import InitContext, stage1
-
             stage1(
                 InitContext(
                     cid, spec, c2p_w, p2c_r, fifo_fd, cgroup_dirs, console, preserve_fds,
-                    no_pivot, hold_r,
+                    no_pivot, hold_r, None if early else cg,
                 )
             )  # fmt: skip
         for fd in (c2p_w, p2c_r, fifo_fd, hold_r):
@@ -176,21 +185,25 @@ def create(
             os.write(hold_w, b"x")
             os.close(hold_w)
             hold_w = -1
-        # The cgroup is made only now, while stage1 and the init set up namespaces and
-        # the rootfs: every cgroup operation waits behind the migration lock's grace
-        # period that cli.main() started (cgroups/prime.py, ~10 ms here); the init
-        # waits for "applied" only before it needs its cgroup.
+        # The cgroup is made while stage1 unshares its namespaces. Then stage1 joins it
+        # and forks the init inside it (init._fork_in_cgroup), which needs none of the
+        # kernel's global migration lock whose grace period a pid written to
+        # cgroup.procs waits out. The init waits for "applied" only before it mounts
+        # its cgroup.
         created_cgroup = True
         cg.create()
         cg.set(resources)
-        if early_cgroup(spec):
+        if early:
             chan.expect("ready")
             cg.apply(stage1_pid)
             if spec.new_namespace("user"):
                 _write_id_maps(stage1_pid, spec)
             chan.send("go")
-        init_pid = int(chan.expect("pid"))
-        if not early_cgroup(spec):
+        else:
+            chan.send("cgroup")
+        pid_text, _, placed = chan.expect("pid").partition(" ")
+        init_pid = int(pid_text)
+        if placed != "1":
             cg.apply(init_pid)
         chan.send("applied")
         os.waitpid(stage1_pid, 0)
@@ -232,7 +245,7 @@ def create(
         container.save()
         if pid_file:
             _write_pid_file(pid_file, init_pid)
-        return Created(container, init_pid)
+        return Created(container, init_pid, cg)
     except BaseException as e:
         if chan is not None:
             chan.close()

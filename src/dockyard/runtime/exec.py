@@ -159,11 +159,12 @@ def execute(
         from .create import _write_pid_file
 
         _write_pid_file(pid_file, target)
-    from .run import exit_code, forward_signals
+    from .run import exit_code, forward_signals, long_wait
 
     if detach:
         os.waitpid(pid, 0)
         return 0
+    long_wait()
     forward_signals(target)
     if ours is not None:
         from .console import proxy, receive_master

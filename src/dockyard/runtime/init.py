@@ -18,6 +18,8 @@ from dockyard.errors import DockyardError, InvalidArgument
 from dockyard.kernel import mount as km
 from dockyard.kernel import namespaces as kns
 from dockyard.kernel import process as kproc
+from dockyard.kernel.clone import fork_into_cgroup
+from dockyard.kernel.net import link_up
 
 from . import credentials, rootfs
 from .hooks import run_hooks
@@ -27,6 +29,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import socket
 
+    from dockyard.cgroups import CgroupManager
+
     from .spec import Spec
 
 
@@ -34,9 +38,8 @@ class InitContext:
     """What the runtime hands to its children (inherited across fork)."""
 
     __slots__ = (
-        "cgroup_dirs", "cid", "console", "fifo_fd", "from_parent", "hold", "no_pivot",
-        "preserve_fds",
-        "spec", "to_parent",
+        "cgroup", "cgroup_dirs", "cid", "console", "fifo_fd", "from_parent", "hold",
+        "no_pivot", "preserve_fds", "spec", "to_parent",
     )  # fmt: skip
 
     def __init__(
@@ -51,6 +54,7 @@ class InitContext:
         preserve_fds: int,
         no_pivot: bool,
         hold: int = -1,
+        cgroup: CgroupManager | None = None,
     ) -> None:
         self.cid = cid
         self.spec = spec
@@ -62,6 +66,8 @@ class InitContext:
         self.preserve_fds = preserve_fds
         self.no_pivot = no_pivot
         self.hold = hold  # stage1 stays until this pipe has a byte (see create.reap)
+        # None: the runtime moves the init (create.early_cgroup); else stage1 places it
+        self.cgroup = cgroup
 
 
 def describe(e: BaseException) -> str:
@@ -106,15 +112,35 @@ def stage1(ctx: InitContext) -> None:
                 flags |= kns.NAMESPACES[kind][0]
         if flags:
             kns.unshare(flags)
-        pid = os.fork()
+        if ctx.cgroup is None:
+            pid, placed = os.fork(), True
+        else:
+            chan.expect("cgroup")  # the runtime has made it and written the limits
+            pid, placed = _fork_in_cgroup(ctx.cgroup)
         if pid == 0:
             stage2(ctx, chan)
-        chan.send("pid", str(pid))
+        chan.send("pid", f"{pid} {int(placed)}")
         if ctx.hold >= 0:
             os.read(ctx.hold, 1)
     except BaseException as e:
         _fail(chan, e)
     os._exit(0)
+
+
+def _fork_in_cgroup(cg: CgroupManager) -> tuple[int, bool]:
+    """Fork the init inside the container's cgroup without the kernel's global migration
+    lock: stage1 joins the v1 hierarchies itself, the child is born in the cgroup2
+    directory. Answers (pid, placed); not placed: the runtime must apply() the init."""
+    cg.join_self()
+    target = cg.clone_dir()
+    if target is None:
+        return os.fork(), True
+    try:
+        return fork_into_cgroup(target), True
+    except OSError:
+        # no clone3 or no cgroup2 directory (the hybrid side is best effort): the
+        # runtime writes cgroup.procs as before, and says why if it matters
+        return os.fork(), False
 
 
 def _setup_terminal(ctx: InitContext) -> None:
@@ -179,8 +205,6 @@ def stage2(ctx: InitContext, chan: Channel) -> None:
 
             from dockyard.kernel import tty  # noqa: F401
         if spec.new_namespace("network"):
-            from dockyard.kernel.net import link_up
-
             link_up("lo")
         in_userns = spec.has_namespace("user")
         applied: list[bool] = []

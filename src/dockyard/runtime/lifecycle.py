@@ -79,7 +79,13 @@ def start(c: Container) -> None:
         os.unlink(c.fifo)
     except FileNotFoundError:
         pass
-    run_hooks_warn(c.data.get("hooks") or {}, "poststart", hook_state(c, "running"))
+    _poststate_hooks(c, "poststart", "running")
+
+
+def _poststate_hooks(c: Container, kind: str, status: str) -> None:
+    hooks = c.data.get("hooks") or {}
+    if hooks.get(kind):  # the state document reads the kernel: only when there are hooks
+        run_hooks_warn(hooks, kind, hook_state(c, status))
 
 
 def kill(c: Container, sig: int, all_processes: bool = False) -> None:
@@ -101,13 +107,15 @@ def _wait_gone(c: Container, timeout: float = 10.0) -> None:
         time.sleep(0.002)
 
 
-def delete(c: Container, force: bool = False) -> None:
+def delete(c: Container, force: bool = False, cg: CgroupManager | None = None) -> None:
+    """Remove the container; ``cg``: its cgroup manager if the caller has it already."""
     status = c.status()
     if status in ("running", "paused") and not force:
         raise Conflict(
             f"cannot delete container {c.id} that is {status}: stop it first or use --force"
         )
-    cg = cgroup_of(c)
+    if cg is None:
+        cg = cgroup_of(c)
     if status != "stopped":
         if status == "paused":
             cg.thaw()
@@ -116,11 +124,13 @@ def delete(c: Container, force: bool = False) -> None:
         except ProcessLookupError:
             pass
         _wait_gone(c)
-    # without a pid namespace the init's death does not take the other processes along
-    if cg.exists():
+    # without a pid namespace the init's death does not take the other processes along;
+    # with one (or when they have all gone) the cgroup is empty and one rmdir per
+    # hierarchy removes it, with nothing to kill
+    if cg.exists() and not cg.remove_if_empty():
         cg.kill_all(9)
         cg.destroy()
-    run_hooks_warn(c.data.get("hooks") or {}, "poststop", hook_state(c, "stopped"))
+    _poststate_hooks(c, "poststop", "stopped")
     c.remove()
 
 

@@ -16,6 +16,16 @@ if TYPE_CHECKING:
 FORWARDED = (1, 2, 3, 10, 12, 15, 28)  # HUP INT QUIT USR1 USR2 TERM WINCH
 
 
+def long_wait() -> None:
+    """About to wait for a container process, maybe for days: the garbage collector that
+    cli.run_and_exit switched off for the start-up comes back on, for what is allocated
+    from now on (freeze: the start-up's objects are not walked on the way out)."""
+    import gc
+
+    gc.freeze()
+    gc.enable()
+
+
 def forward_signals(pid: int) -> None:
     import _signal  # type: ignore[import-not-found]  # `signal` would pull in enum
 
@@ -69,10 +79,11 @@ def run(
     try:
         lifecycle.start(made.container)
     except BaseException:
-        lifecycle.delete(made.container, force=True)
+        lifecycle.delete(made.container, force=True, cg=made.cgroup)
         raise
     if detach:
         return 0
+    long_wait()
     forward_signals(made.pid)
     if master is not None:
         from .console import proxy
@@ -89,5 +100,5 @@ def run(
         code = status[0] if status else wait_exit(made.pid)
     else:
         code = wait_exit(made.pid)
-    lifecycle.delete(made.container, force=True)
+    lifecycle.delete(made.container, force=True, cg=made.cgroup)
     return code

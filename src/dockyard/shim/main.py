@@ -11,6 +11,13 @@ it) and starts ``<runtime> create``. Only then does it import the server (``asyn
 This module is on the container start path: it imports nothing heavy (no ``argparse``,
 ``pathlib``, ``logging``, ``asyncio``), as the runtime's launcher (see the architecture
 doc, "Start-up budget").
+
+``--spare SOCKET --parent PID``: a shim started ahead of need. It detaches, imports the
+server, listens on ``SOCKET`` and waits for one connection that sends the argument list
+of a real shim (NUL-separated, ending in a newline); the connection is then its ready
+channel, and it goes on as above. Importing ``asyncio`` costs ~35 ms here, so a spare
+takes that off a container's start. An idle spare exits when ``PID`` (the daemon) is
+gone, on ``SIGTERM``, or when a connection sends ``quit``.
 """
 
 from __future__ import annotations
@@ -170,16 +177,11 @@ class Creating:
             return int(f.read().strip()), io
 
 
-def main(argv: list[str] | None = None) -> int:
-    try:
-        args = parse(sys.argv[1:] if argv is None else argv)
-    except UsageError as e:
-        sys.stderr.write(f"{USAGE}\ndockyard-shim: error: {e}\n")
-        return 2
-    if args.ready_fd >= 0:
-        os.set_inheritable(args.ready_fd, False)  # the container must not hold it open
-    if not args.foreground and os.fork() != 0:
-        os._exit(0)  # the daemon reaps this one; the shim goes on re-parented to init
+def _detach(fork: bool = True) -> None:
+    """Fork once more (the daemon reaps the first process; the shim goes on re-parented to
+    init), drop stdio, become the subreaper of what the runtime starts."""
+    if fork and os.fork() != 0:
+        os._exit(0)
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
@@ -188,6 +190,78 @@ def main(argv: list[str] | None = None) -> int:
 
     set_child_subreaper(True)  # before the runtime forks the container's init
     set_name("dockyard-shim")
+
+
+def _wait_for_work(path: str, parent: int) -> tuple[Args, int] | None:
+    """A spare's wait: the arguments and ready fd of the shim it becomes (None: quit)."""
+    import signal
+    import socket
+
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(1)
+    listener.settimeout(1.0)
+    try:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                try:
+                    os.kill(parent, 0)
+                except ProcessLookupError:
+                    return None  # the daemon is gone: nobody will ask
+                continue
+            conn.settimeout(5.0)
+            data = b""
+            while not data.endswith(b"\n") and (chunk := conn.recv(65536)):
+                data += chunk
+            if data == b"quit\n":
+                conn.close()
+                return None
+            try:
+                args = parse(data.rstrip(b"\n").decode().split("\0"))
+            except (UsageError, UnicodeDecodeError) as e:
+                conn.sendall(f"error {e}\n".encode())
+                conn.close()
+                continue
+            conn.settimeout(None)
+            return args, conn.detach()
+    finally:
+        listener.close()
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+
+def _without_ssl() -> None:
+    """asyncio imports ``ssl`` when it can and does without it when it cannot; a shim
+    speaks only over unix sockets, and ssl costs each shim ~4 MiB and ~5 ms."""
+    sys.modules.setdefault("ssl", None)  # type: ignore[arg-type]
+
+
+def main(argv: list[str] | None = None) -> int:
+    words = sys.argv[1:] if argv is None else argv
+    _without_ssl()
+    if words[:1] == ["--spare"] and len(words) == 4 and words[2] == "--parent":
+        _detach()
+        from . import server  # noqa: F401  (the heavy imports, ahead of need)
+
+        work = _wait_for_work(words[1], int(words[3]))
+        if work is None:
+            return 0
+        args: Args = work[0]
+        args.ready_fd = work[1]
+    else:
+        try:
+            args = parse(words)
+        except UsageError as e:
+            sys.stderr.write(f"{USAGE}\ndockyard-shim: error: {e}\n")
+            return 2
+        if args.ready_fd >= 0:
+            os.set_inheritable(args.ready_fd, False)  # the container must not hold it open
+        _detach(fork=not args.foreground)
     os.makedirs(f"{args.exec_root}/shims", exist_ok=True)
     created: Creating | BaseException
     try:

@@ -56,7 +56,8 @@ class Shim:
         self.exit: dict[str, Any] | None = None
         self.exited = asyncio.Event()
         self.drained = asyncio.Event()
-        self.finished = asyncio.Event()  # exit.json written, the runtime's state deleted
+        self.recorded = asyncio.Event()  # exit.json written: "wait" answers
+        self.finished = asyncio.Event()  # and the runtime's state deleted
         self.children: dict[int, asyncio.Future[int]] = {}
         self.clients: set[tuple[asyncio.StreamWriter, frozenset[int]]] = set()
         self.stdio: stdio.ContainerStdio | None = None
@@ -100,6 +101,9 @@ class Shim:
             mode=0o644,
             durable=True,
         )
+        # "wait" answers now: the runtime's delete below is not on the caller's path (the
+        # daemon starts this container again only once this socket is gone)
+        self.recorded.set()
         await self._runtime("delete", "--force", self.id)
         self.finished.set()
         self._finish_clients()
@@ -276,7 +280,7 @@ class Shim:
                 stdio.resize(self.stdio.master, int(req["height"]), int(req["width"]))
             return {"ok": True}
         if op == "wait":
-            await self.finished.wait()
+            await self.recorded.wait()
             return {"ok": True, **self._state()}
         if op == "attach":
             streams = frozenset(n for n, key in ((1, "stdout"), (2, "stderr")) if req.get(key))

@@ -3,8 +3,11 @@
 ``Dockerd.start()`` installs ``docker.io`` with apt when ``dockerd`` is missing, then runs
 it on its own socket (``/run/dyt-docker-<hex>.sock``) with its own data-root, exec-root
 and pidfile under a ``dyt-`` temp dir, and with nothing that touches the host network:
-no iptables, no masquerading, no bridge. ``stop()`` ends it (SIGTERM, then SIGKILL),
-unmounts whatever it left under its dirs and removes them. The test fixture and the
+no iptables, no masquerading, no bridge. ``start(bridge_ip="10.231.0.1/24")`` gives it a
+default bridge of its own: a ``dyt…`` Linux bridge with that address, made before the
+daemon starts and deleted by ``stop()`` (still no iptables rules, no forwarding).
+``stop()`` ends it (SIGTERM, then SIGKILL), unmounts whatever it left under its dirs and
+removes them. The test fixture and the
 benchmark cases share this helper.
 """
 
@@ -72,6 +75,7 @@ class Dockerd:
     dir: Path
     sock: Path
     client: str
+    bridge: str = ""  # the private bridge made for it ("" with --bridge=none)
 
     @property
     def host(self) -> str:
@@ -117,11 +121,12 @@ class Dockerd:
         return res.returncode == 0
 
     @classmethod
-    def start(cls, base: Path | None = None) -> Dockerd:
+    def start(cls, base: Path | None = None, bridge_ip: str = "") -> Dockerd:
         """Install if needed, start, and wait until the daemon answers.
 
         ``base`` holds the daemon's dirs (default: the system temp dir); keep it short,
         containerd's sockets live under the exec-root (108-byte socket path limit).
+        ``bridge_ip`` (address/prefix): a private default bridge with that address.
         """
         binary = ensure_installed()
         client = client_binary()
@@ -132,12 +137,13 @@ class Dockerd:
         data, execroot = top / "data", top / "exec"
         data.mkdir()
         execroot.mkdir()
+        bridge = _make_bridge(bridge_ip) if bridge_ip else ""
         argv: Sequence[str] = [
             binary,
             "--iptables=false",
             "--ip-masq=false",
             "--ip-forward=false",
-            "--bridge=none",
+            f"--bridge={bridge or 'none'}",
             "--storage-driver=overlay2",
             "--data-root", str(data),
             "--exec-root", str(execroot),
@@ -146,11 +152,15 @@ class Dockerd:
             "--containerd-namespace", name,
             "--containerd-plugins-namespace", name + "-plugins",
         ]  # fmt: skip
-        with open(top / "dockerd.log", "ab") as log:
-            proc = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
-            )
-        daemon = cls(proc, top, sock, client)
+        try:
+            with open(top / "dockerd.log", "ab") as log:
+                proc = subprocess.Popen(
+                    argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+                )
+        except BaseException:
+            _delete_bridge(bridge)
+            raise
+        daemon = cls(proc, top, sock, client, bridge)
         deadline = time.monotonic() + START_TIMEOUT
         try:
             while not daemon.up():
@@ -177,6 +187,29 @@ class Dockerd:
         shutil.rmtree(self.dir, ignore_errors=True)
         with contextlib.suppress(FileNotFoundError):
             self.sock.unlink()
+        _delete_bridge(self.bridge)
+
+
+def _make_bridge(address: str) -> str:
+    """A ``dyt…`` Linux bridge with ``address`` (a/prefix), up; its name."""
+    name = "dyt" + os.urandom(4).hex()
+    steps = (
+        ["ip", "link", "add", name, "type", "bridge"],
+        ["ip", "addr", "add", address, "dev", name],
+        ["ip", "link", "set", name, "up"],
+    )
+    for i, step in enumerate(steps):
+        res = subprocess.run(step, capture_output=True, text=True, check=False)
+        if res.returncode != 0:
+            if i:
+                _delete_bridge(name)
+            raise DockerdUnavailable(f"{' '.join(step)}: {res.stderr.strip()}")
+    return name
+
+
+def _delete_bridge(name: str) -> None:
+    if name:
+        subprocess.run(["ip", "link", "del", name], capture_output=True, check=False)
 
 
 def _client_env(host: str) -> dict[str, str]:

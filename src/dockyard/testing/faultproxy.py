@@ -9,7 +9,8 @@
 
 ``stats`` counts connections, drops, 500s and requests with a ``Range`` header.
 ``stop()`` closes everything. ``ForwardProxy`` is a plain HTTP forward proxy (for
-``HTTP_PROXY``) to one registry.
+``HTTP_PROXY``) to one registry. ``CannedServer`` answers every GET/HEAD with one fixed
+response (a web page where a registry should be, a manifest of an unknown kind).
 """
 
 from __future__ import annotations
@@ -227,6 +228,56 @@ class ForwardProxy:
         up.start()
         _copy(server, client)
         up.join(5)
+
+
+class CannedServer:
+    """HTTP on 127.0.0.1:<free port> that answers every GET and HEAD with ``status``,
+    ``content_type`` and ``body``; ``paths`` lists the paths asked for."""
+
+    def __init__(self, body: bytes, content_type: str, status: int = 200) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.paths: list[str] = []
+        canned = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_HEAD(self) -> None:
+                self._answer(send_body=False)
+
+            def do_GET(self) -> None:
+                self._answer(send_body=True)
+
+            def _answer(self, send_body: bool) -> None:
+                canned.paths.append(self.path)
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if send_body:
+                    self.wfile.write(body)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = int(self._server.server_address[1])
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def domain(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+    def __enter__(self) -> CannedServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 def _copy(src: socket.socket, dst: socket.socket) -> None:

@@ -1,5 +1,6 @@
-"""Published ports: ``-p`` specs parsed as Docker does, the API's ``PortBindings`` read and
-written, and random host ports chosen from Docker's ephemeral range.
+"""Published ports: ``-p`` specs parsed as Docker does (the CLI and the daemon share it),
+the API's ``PortBindings`` read and written, and random host ports chosen from Docker's
+ephemeral range.
 
 Pure logic (stdlib only). Accepted ``-p`` forms, each with an optional ``/tcp|/udp|/sctp``:
 ``80``, ``8080:80``, ``127.0.0.1:8080:80``, ``127.0.0.1::80``, ``[::1]:8080:80``, ranges

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dockyard.cli.errors import HelpRequested, UsageError
-from dockyard.cli.flags import BOOL, LIST, STRING, Command, Flag
+from dockyard.cli.flags import BOOL, INT, LIST, STRING, Command, Flag
 from dockyard.cli.main import main
 
 CMD = Command(
@@ -48,15 +48,44 @@ def test_double_dash_ends_flags() -> None:
         (["-x"], "unknown shorthand flag: 'x' in -x"),
         (["--format"], "flag needs an argument: --format"),
         (["-f"], "flag needs an argument: 'f' in -f"),
-        (["a", "b"], '"dockyard images" accepts at most 1 argument.'),
-        (["--human=maybe"], 'invalid argument "maybe" for "--human" flag'),
+        (
+            ["--human=maybe"],
+            'invalid argument "maybe" for "-H, --human" flag: strconv.ParseBool: parsing '
+            '"maybe": invalid syntax',
+        ),
     ],
 )
-def test_usage_errors(argv: list[str], message: str) -> None:
+def test_flag_errors_read_as_docker_28s(argv: list[str], message: str) -> None:
     with pytest.raises(UsageError) as info:
         CMD.parse(argv)
-    assert message in str(info.value)
-    assert "See 'dockyard images --help'." in str(info.value)
+    assert str(info.value) == (
+        f"{message}\n\nUsage:  dockyard images [OPTIONS] [REPOSITORY[:TAG]]\n\n"
+        "Run 'dockyard images --help' for more information"
+    )
+    assert info.value.status == 125
+
+
+def test_argument_count_errors_exit_1_as_docker_28s() -> None:
+    with pytest.raises(UsageError) as info:
+        CMD.parse(["a", "b"])
+    assert str(info.value) == (
+        "dockyard: 'dockyard images' requires at most 1 argument\n\n"
+        "Usage:  dockyard images [OPTIONS] [REPOSITORY[:TAG]]\n\n"
+        "Run 'dockyard images --help' for more information"
+    )
+    assert info.value.status == 1
+
+
+def test_int_flags_are_checked_when_parsed() -> None:
+    cmd = Command("ps", "[OPTIONS]", "List containers", [Flag("last", "n", INT, default=-1)])
+    assert cmd.parse([])[0]["last"] == -1
+    assert cmd.parse(["-n", "3"])[0]["last"] == 3
+    with pytest.raises(UsageError) as info:
+        cmd.parse(["-n", "x"])
+    assert str(info.value).startswith(
+        'invalid argument "x" for "-n, --last" flag: strconv.ParseInt: parsing "x": '
+        "invalid syntax\n\nUsage:  dockyard ps [OPTIONS]"
+    )
 
 
 def test_help() -> None:
@@ -74,22 +103,32 @@ def test_main_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("argv", "message"),
+    ("argv", "status", "message"),
     [
-        (["--bogus"], "unknown flag: --bogus"),
-        (["frobnicate"], "unknown command: dockyard frobnicate"),
-        (["image", "frob"], "unknown command: dockyard image frob"),
-        (["tag", "onlyone"], '"dockyard tag" requires exactly 2 arguments.'),
-        (["rmi"], '"dockyard rmi" requires at least 1 argument.'),
-        (["images", "--nope"], "unknown flag: --nope\nSee 'dockyard images --help'."),
-        (["image", "ls", "--nope"], "See 'dockyard image ls --help'."),
-        (["-H"], "flag needs an argument: -H"),
+        (["--bogus"], 125, "unknown flag: --bogus\n\nUsage:  dockyard [OPTIONS] COMMAND [ARG...]"),
+        (["-H"], 125, "flag needs an argument: 'H' in -H\n"),
+        (["images", "--nope"], 125, "unknown flag: --nope\n\nUsage:  dockyard images [OPTIONS]"),
+        (["image", "ls", "--nope"], 125, "Run 'dockyard image ls --help' for more information"),
+        (
+            ["frobnicate"],
+            1,
+            "dockyard: unknown command: dockyard frobnicate\n\nRun 'dockyard --help'",
+        ),
+        (["image", "frob"], 1, "unknown command: dockyard image frob\n\nUsage:  dockyard image\n"),
+        (
+            ["tag", "onlyone"],
+            1,
+            "dockyard: 'dockyard tag' requires 2 arguments\n\nUsage:  dockyard tag",
+        ),
+        (["rmi"], 1, "requires at least 1 argument\n\nUsage:  dockyard rmi [OPTIONS] IMAGE"),
+        (["rmi"], 1, "See 'dockyard rmi --help' for more information"),
+        (["ps", "-n", "x"], 125, 'invalid argument "x" for "-n, --last" flag'),
     ],
 )
-def test_main_usage_errors_exit_125(
-    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+def test_main_usage_errors_as_docker_28(
+    argv: list[str], status: int, message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(argv) == 125
+    assert main(argv) == status
     assert message in capsys.readouterr().err
 
 

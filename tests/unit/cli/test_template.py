@@ -39,13 +39,15 @@ def test_render(fmt: str, text: str) -> None:
 
 
 def test_table_prefix_and_escapes() -> None:
-    t = Template("table {{.A}}\\t{{.B}}")
+    t = Template("table {{.A}}\\t{{.B}}", listing=True)
     assert t.table
     assert t.render({"A": "1", "B": "2"}) == "1\t2"
+    # inspect and friends leave a backslash-t alone, as docker's do
+    assert Template("{{.A}}\\t{{.B}}").render({"A": "1", "B": "2"}) == "1\\t2"
 
 
-def test_json_shorthand() -> None:
-    assert Template("json").render({"b": 1, "a": "<x>"}) == '{"a":"\\u003cx\\u003e","b":1}'
+def test_json_shorthand_keeps_order_and_does_not_escape_html() -> None:
+    assert Template("json").render({"b": 1, "a": "<x>"}) == '{"b":1,"a":"<x>"}'
 
 
 def test_strict_rows_reject_unknown_fields() -> None:
@@ -53,7 +55,18 @@ def test_strict_rows_reject_unknown_fields() -> None:
         Template("{{.Nope}}").render({"ID": "x"}, strict=True)
 
 
-@pytest.mark.parametrize("fmt", ["{{if .A}}x{{end}}", "{{range .A}}{{.}}{{end}}", "{{.A"])
-def test_unsupported_or_broken_templates_fail_clearly(fmt: str) -> None:
-    with pytest.raises(CommandFailed, match="template"):
+@pytest.mark.parametrize(
+    ("fmt", "message"),
+    [
+        ("{{.A", "template: :1: unclosed action"),
+        ("{{if .A}}x", "template: :1: unexpected EOF"),
+        ("x{{end}}", "unexpected {{end}}"),
+        ("{{nofunc .A}}", 'template: :1: function "nofunc" not defined'),
+        ('{{"open}}', "unterminated quoted string"),
+    ],
+)
+def test_broken_templates_fail_as_docker_says(fmt: str, message: str) -> None:
+    with pytest.raises(CommandFailed, match="template parsing error") as info:
         Template(fmt)
+    assert message in str(info.value)
+    assert info.value.status == 64  # docker inspect's status for a bad template

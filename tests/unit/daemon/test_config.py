@@ -91,3 +91,16 @@ def test_checks(tmp_path: Path) -> None:
         build({"runtimes": {"dockyard": "/x"}}, path)
     with pytest.raises(InvalidArgument, match="name=path"):
         parse_runtime("justname")
+
+
+def test_registry_directives(tmp_path: Path) -> None:
+    path = write(tmp_path, {"insecure-registries": ["reg.test:5000", "10.9.0.0/16"]})
+    c = build({"registry_mirrors": ("https://mirror.test",)}, path)
+    assert c.insecure_registries == ("reg.test:5000", "10.9.0.0/16")
+    assert c.registry_mirrors == ("https://mirror.test",)
+    with pytest.raises(InvalidArgument, match="invalid mirror"):
+        build({}, write(tmp_path, {"registry-mirrors": ["mirror.test"]}))
+    with pytest.raises(InvalidArgument, match="insecure registry"):
+        build({}, write(tmp_path, {"insecure-registries": ["http://reg.test"]}))
+    with pytest.raises(InvalidArgument, match="insecure-registries: expected a list"):
+        build({}, write(tmp_path, {"insecure-registries": "reg.test"}))

@@ -74,7 +74,7 @@ def test_overrides(rootfs: Path) -> None:
     }
     p = exec_process(BASE, CONTAINER, body, rootfs)
     assert p["terminal"] is True
-    assert p["user"] == {"uid": 1000, "gid": 1000, "additionalGids": [50]}
+    assert p["user"] == {"uid": 1000, "gid": 1000, "additionalGids": [1000, 50]}
     assert p["cwd"] == "/tmp"
     assert p["env"] == ["HOSTNAME=abc", "A=exec", "TERM=xterm", "B=2"]  # bare PATH unsets
     # a user other than root keeps the bounding set only (as the container's own spec)
@@ -84,9 +84,10 @@ def test_overrides(rootfs: Path) -> None:
 
 def test_user_and_group_numbers_and_names(rootfs: Path) -> None:
     p = exec_process(BASE, CONTAINER, {"Cmd": ["id"], "User": "nobody:app"}, rootfs)
-    assert p["user"] == {"uid": 65534, "gid": 1000}
+    # as dockerd: the primary group is also a supplementary one
+    assert p["user"] == {"uid": 65534, "gid": 1000, "additionalGids": [1000]}
     p = exec_process(BASE, CONTAINER, {"Cmd": ["id"], "User": "12:34"}, rootfs)
-    assert p["user"] == {"uid": 12, "gid": 34}
+    assert p["user"] == {"uid": 12, "gid": 34, "additionalGids": [34]}
     with pytest.raises(NotFound, match="unable to find user dyt-nope"):
         exec_process(BASE, CONTAINER, {"Cmd": ["id"], "User": "dyt-nope"}, rootfs)
 

@@ -79,7 +79,7 @@ def test_process_settings(rootfs: Path) -> None:
     assert process["oomScoreAdj"] == 100
     assert process["rlimits"] == [{"type": "RLIMIT_NOFILE", "soft": 100, "hard": 200}]
     assert process["noNewPrivileges"] is True
-    assert process["user"] == {"uid": 33, "gid": 33, "additionalGids": [29, 44, 123]}
+    assert process["user"] == {"uid": 33, "gid": 33, "additionalGids": [29, 33, 44, 123]}
     assert process["capabilities"]["effective"] == []  # not root: no effective caps
 
 

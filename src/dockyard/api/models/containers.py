@@ -194,7 +194,9 @@ def container_inspect(view: ContainerView, version: str | None = None) -> dict[s
         config["Image"] = view.image_name
     host_config = _with_defaults(view.host_config, _HOST_CONFIG_DEFAULTS)
     if not host_config.get("LogConfig") or not host_config["LogConfig"].get("Type"):
-        host_config["LogConfig"] = {"Type": "json-file", "Config": {}}
+        # the default driver, keeping the options given (--log-opt max-size=...)
+        given = (host_config.get("LogConfig") or {}).get("Config") or {}
+        host_config["LogConfig"] = {"Type": "json-file", "Config": dict(given)}
     doc: dict[str, Any] = {
         "Id": view.id,
         "Created": view.created,

@@ -12,6 +12,7 @@ import base64
 import json
 from typing import Any
 
+from dockyard.api.models.configshape import check_config
 from dockyard.api.router import Request, Response, Router, empty, json_response
 from dockyard.engine.containers import ContainerService
 from dockyard.errors import InvalidArgument
@@ -72,6 +73,7 @@ def register(router: Router, containers: ContainerService) -> None:
         config: Any = await req.json({})
         if not isinstance(config, dict):
             raise InvalidArgument("the request body must be a JSON object (a container Config)")
+        check_config(config)
         image_id = await containers.commit(
             ref,
             repo=req.q("repo") or "",

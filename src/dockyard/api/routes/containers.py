@@ -17,12 +17,13 @@ import asyncio
 import contextlib
 import inspect
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from dockyard._internal.detachkeys import DEFAULT_DETACH_KEYS, parse_detach_keys
 from dockyard.api.filters import parse_filters
 from dockyard.api.models import containers as models
+from dockyard.api.models.configshape import check_create
 from dockyard.api.router import Hijack, Request, Response, Router, empty, json_response
 from dockyard.api.stdiopump import AttachPump, terminal_size
 from dockyard.engine.containers import ContainerService, ContainerView
@@ -56,6 +57,15 @@ PRUNE_FILTERS = frozenset({"label", "label!", "until"})
 WAIT_CONDITIONS = frozenset({"not-running", "next-exit", "removed"})
 
 
+def disk_usage(containers: ContainerService) -> Callable[[], Awaitable[list[dict[str, Any]]]]:
+    """The ``Containers`` of ``GET /system/df``: every container's summary, with sizes."""
+
+    async def usage() -> list[dict[str, Any]]:
+        return [models.container_summary(v) for v in await containers.list(all=True, size=True)]
+
+    return usage
+
+
 def register(router: Router, containers: ContainerService) -> None:
     @router.route("POST", "/containers/create")
     async def create(req: Request) -> Response:
@@ -64,6 +74,7 @@ def register(router: Router, containers: ContainerService) -> None:
             raise InvalidArgument("config cannot be empty in order to create a container")
         if not isinstance(body, dict):
             raise InvalidArgument("the container config must be a JSON object")
+        check_create(body)  # wrong JSON types are a 400, as dockerd's decoder makes them
         name = req.q("name") or None
         container_id, warnings = await containers.create(body, name)
         return json_response({"Id": container_id, "Warnings": list(warnings or [])}, 201)

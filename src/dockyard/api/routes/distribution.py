@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import TypeVar
 
+from dockyard.api.filters import parse_filters
 from dockyard.api.models import images as image_models
 from dockyard.api.models import progress as models
+from dockyard.api.models.search import search_result
 from dockyard.api.router import Request, Response, Router, json_response, stream
 from dockyard.engine.distribution import DistributionService, ProgressJob, decode_auth
 from dockyard.errors import DockyardError, InvalidArgument
@@ -37,12 +39,37 @@ def register(router: Router, distribution: DistributionService) -> None:
         await distribution.login(credentials, str(doc.get("serveraddress") or ""))
         return json_response({"Status": "Login Succeeded", "IdentityToken": ""})
 
+    @router.route("GET", "/images/search")
+    async def search(req: Request) -> Response:
+        found = await distribution.search(
+            req.q("term") or "",
+            req.q_int("limit") or 25,
+            parse_filters(req.q("filters")),
+            decode_auth(req.headers.get("x-registry-auth")),
+        )
+        return json_response([search_result(r) for r in found])
+
     @router.route("POST", "/images/{name:.+}/push")
     async def push(req: Request, name: str) -> Response:
         tag = req.q("tag") or ""
+        credentials = decode_auth(req.headers.get("x-registry-auth"))
+        if not tag and _untagged(name):  # as dockerd: no tag pushes every local tag
+            all_job = distribution.push_all_tags(name, credentials)
+            return await answer(
+                all_job, lambda results: b"".join(map(models.push_result_message, results))
+            )
         reference = f"{name}:{tag}" if tag and "@" not in name else name
-        job = distribution.push(reference, decode_auth(req.headers.get("x-registry-auth")))
+        job = distribution.push(reference, credentials)
         return await answer(job, models.push_result_message)
+
+
+def _untagged(name: str) -> bool:
+    """True when ``name`` has neither a tag nor a digest."""
+    try:
+        ref = Reference.parse(name)
+    except InvalidArgument:
+        return False  # the push itself names what is wrong
+    return ref.tag is None and ref.digest is None
 
 
 def pull_reference(from_image: str, tag: str) -> str:
@@ -57,14 +84,16 @@ def pull_reference(from_image: str, tag: str) -> str:
 
 async def pull(distribution: DistributionService, req: Request) -> Response | None:
     """The pull's answer, or None when no registry serves this reference."""
-    reference = pull_reference(req.q("fromImage") or "", req.q("tag") or "")
+    from_image, tag = req.q("fromImage") or "", req.q("tag") or ""
+    reference = pull_reference(from_image, tag)
     if not distribution.serves(reference):
         return None
-    job = distribution.pull(
-        reference,
-        decode_auth(req.headers.get("x-registry-auth")),
-        req.q("platform") or "",
-    )
+    credentials = decode_auth(req.headers.get("x-registry-auth"))
+    platform = req.q("platform") or ""
+    if not tag and _untagged(from_image):  # as dockerd: no tag pulls every tag
+        all_job = distribution.pull_all_tags(reference, credentials, platform)
+        return await answer(all_job, lambda _results: b"")
+    job = distribution.pull(reference, credentials, platform)
     return await answer(job, lambda _result: b"")
 
 

@@ -34,9 +34,11 @@ def register(
     images: ImageService,
     volume_usage: Callable[[], Awaitable[list[dict[str, Any]]]] | None = None,
     registry_pull: Callable[[Request], Awaitable[Response | None]] | None = None,
+    container_usage: Callable[[], Awaitable[list[dict[str, Any]]]] | None = None,
 ) -> None:
     """``registry_pull`` answers ``fromImage`` pulls from registries (routes.distribution);
-    None from it (no registry for that name) leaves the pull to the local answer."""
+    None from it (no registry for that name) leaves the pull to the local answer.
+    ``volume_usage``/``container_usage`` give ``/system/df`` its other parts."""
 
     @router.route("GET", "/system/df")
     async def system_df(req: Request) -> Response:
@@ -44,7 +46,8 @@ def register(
         # with their services
         doc = models.images_disk_usage(await images.df(), req.version)
         volumes = await volume_usage() if volume_usage is not None else []
-        return json_response({**doc, "Containers": [], "Volumes": volumes, "BuildCache": []})
+        found = await container_usage() if container_usage is not None else []
+        return json_response({**doc, "Containers": found, "Volumes": volumes, "BuildCache": []})
 
     @router.route("GET", "/images/json")
     async def list_images(req: Request) -> Response:

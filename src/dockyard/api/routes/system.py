@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dockyard.api.models.registryconfig import registry_config
 from dockyard.api.router import (
     API_VERSION,
     MIN_API_VERSION,
@@ -103,18 +104,7 @@ def info_json(i: SystemInfo) -> dict[str, Any]:
         "OSType": "linux",
         "Architecture": i.architecture,
         "IndexServerAddress": "https://index.docker.io/v1/",
-        "RegistryConfig": {
-            "IndexConfigs": {
-                "docker.io": {
-                    "Name": "docker.io",
-                    "Mirrors": [],
-                    "Secure": True,
-                    "Official": True,
-                }
-            },
-            "InsecureRegistryCIDRs": ["127.0.0.0/8", "::1/128"],
-            "Mirrors": [],
-        },
+        "RegistryConfig": registry_config(i.insecure_registries, i.registry_mirrors),
         "NCPU": i.ncpu,
         "MemTotal": i.mem_total,
         "DockerRootDir": str(i.root_dir),
