@@ -80,13 +80,13 @@ def _exposed(specs: list[str]) -> list[str]:
 
 def net_settings(opts: dict[str, Any], network_mode: str) -> tuple[dict[str, Any], ...]:
     """(Config fields, HostConfig fields, NetworkingConfig or {}) of the options given."""
-    from dockyard.errors import DockyardError
-    from dockyard.types import ports
-
     config: dict[str, Any] = {}
     host: dict[str, Any] = {}
     exposed = _exposed(opts["expose"])
     if opts["publish"]:
+        from dockyard.errors import DockyardError
+        from dockyard.types import ports  # only then: it imports ipaddress and random
+
         try:
             mappings = ports.parse_specs(opts["publish"])
         except DockyardError as e:
@@ -131,13 +131,12 @@ def with_proxy_env(env: list[str], host: str = "") -> list[str]:
     """``env`` plus the proxies of the docker CLI's config.json (``proxies.default``, or
     the entry of the daemon's ``host``), upper and lower case, as docker adds them to
     ``run``/``create``: a variable the user set (either case) is left alone."""
-    import json
-
+    from dockyard._internal import fastjson
     from dockyard.cli.distribution import config_path
 
     try:
         with open(config_path(), "rb") as f:
-            proxies = json.load(f).get("proxies") or {}
+            proxies = fastjson.loads(f.read()).get("proxies") or {}
     except (OSError, ValueError, AttributeError):
         return env
     entry = proxies.get(host) or proxies.get("default") if isinstance(proxies, dict) else None
