@@ -104,10 +104,17 @@ def build_query(opts: dict[str, Any], environ: Mapping[str, str]) -> dict[str, A
     """The ``/build`` query of the command's flags."""
     import json
 
+    from dockyard.cli.netflags import with_proxy_env
+
     args: dict[str, str | None] = {}
     for item in opts["build_arg"]:
         key, eq, value = item.partition("=")
         args[key] = value if eq else environ.get(key)  # unset: the ARG's default
+    # as the docker CLI: the proxies of its config.json become build args (unless given)
+    given = [f"{k}={v}" for k, v in args.items()]
+    for item in with_proxy_env(given)[len(given) :]:
+        key, _, value = item.partition("=")
+        args.setdefault(key, value)
     labels = {}
     for item in opts["label"]:
         key, _, value = item.partition("=")

@@ -111,3 +111,15 @@ def test_missing_context_or_dockerfile_fails(tmp_path: Path) -> None:
         pass
     with pytest.raises(CommandFailed, match="no such file"), TarContext(str(tmp_path), None, {}):
         pass
+
+
+def test_proxies_of_the_docker_config_become_build_args(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "config.json").write_text(
+        '{"proxies": {"default": {"httpProxy": "http://proxy.test:3128", "noProxy": "x"}}}'
+    )
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    args = json.loads(query("--build-arg", "NO_PROXY=mine")["buildargs"])
+    assert args["HTTP_PROXY"] == args["http_proxy"] == "http://proxy.test:3128"
+    assert args["NO_PROXY"] == "mine" and "no_proxy" not in args  # a given one stays
