@@ -13,6 +13,7 @@ from dockyard.cli import output
 from dockyard.cli.archives import show_messages
 from dockyard.cli.errors import CommandFailed
 from dockyard.cli.flags import STRING, Command, Flag
+from dockyard.cli.progress import display_messages
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -106,7 +107,7 @@ def pull(ctx: Context, argv: list[str]) -> int:
     if opts["quiet"]:
         show_messages(m for m in messages if "error" in m or "errorDetail" in m)
     else:
-        show_messages(messages)
+        display_messages(messages)
     output.out(_qualified(name if "@" in name or tag is None else f"{repo}:{tag}"))
     return 0
 
@@ -164,7 +165,7 @@ def push(ctx: Context, argv: list[str]) -> int:
         show_messages(m for m in messages if "error" in m or "errorDetail" in m)
         output.out(repo if tag is None else f"{repo}:{tag}")
     else:
-        show_messages(messages)
+        display_messages(messages)
     return 0
 
 
@@ -184,8 +185,8 @@ LOGOUT = Command("logout", "[SERVER]", "Log out from a registry", [], max_args=1
 
 
 def _server(args: list[str]) -> str:
-    if not args:
-        return DOCKER_HUB
+    if not args:  # no default registry: Dockyard talks only to the registries it is told
+        raise CommandFailed("name the registry: dockyard login|logout HOST[:PORT]")
     return args[0].split("://", 1)[-1].rstrip("/")
 
 

@@ -125,3 +125,22 @@ def reading(
         yield chunk
     detail = {"current": done, "total": total or done}
     display.show({"status": status, "id": ident, "progressDetail": detail})
+
+
+def display_messages(messages: Iterator[dict[str, Any]]) -> None:
+    """Show a pull's or push's messages: redrawn bars on a terminal, as the docker CLI
+    does, else one plain line per status."""
+    import os
+
+    if not output.stdout_is_terminal():
+        from dockyard.cli.archives import show_messages
+
+        show_messages(messages)
+        return
+    try:
+        width = os.get_terminal_size(1).columns
+    except OSError:
+        width = 80
+    display = MessageDisplay(terminal=True, width=width)
+    for message in messages:
+        display.show(message)
