@@ -37,11 +37,11 @@ def _kill_cgroup_tasks(path: str) -> None:
 
 
 def main() -> int:
-    cgroups = sorted(_cgroups(), key=len, reverse=True)
+    cgroups = sorted(_cgroups(PREFIX), key=len, reverse=True)
     for cg in cgroups:
         _kill_cgroup_tasks(cg)
     time.sleep(0.2)
-    for point in sorted(_mounts(), key=len, reverse=True):
+    for point in sorted(_mounts(PREFIX), key=len, reverse=True):
         try:
             km.umount(point, km.MNT_DETACH)
             print(f"unmounted {point}")

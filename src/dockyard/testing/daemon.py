@@ -28,6 +28,7 @@ from typing import Any
 
 from dockyard.cgroups import manager_for
 
+from .dockerd import unmount_under
 from .names import SESSION, unique
 
 DOCKER = "/usr/local/bin/docker"
@@ -267,7 +268,8 @@ class Daemon:
         self.kill()
         with contextlib.suppress(FileNotFoundError):
             self.sock.unlink()
-        manager_for(self.cgroup_parent).destroy()
+        manager_for(self.cgroup_parent).destroy()  # kills the containers' processes
+        unmount_under(self.dir)  # rootfs and volume mounts their shims did not undo
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

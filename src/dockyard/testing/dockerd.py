@@ -183,7 +183,7 @@ class Dockerd:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(10)
-        _unmount_under(self.dir)
+        unmount_under(self.dir)
         shutil.rmtree(self.dir, ignore_errors=True)
         with contextlib.suppress(FileNotFoundError):
             self.sock.unlink()
@@ -220,7 +220,8 @@ def _client_env(host: str) -> dict[str, str]:
     return env
 
 
-def _unmount_under(top: Path) -> None:
+def unmount_under(top: Path) -> None:
+    """Detach every mount on or below ``top``, deepest first."""
     prefix = str(top) + "/"
     points = []
     with open("/proc/self/mountinfo") as f:

@@ -15,17 +15,19 @@ from .names import SESSION
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
-def mounts() -> set[str]:
+def mounts(tag: str = SESSION) -> set[str]:
+    """Mount points whose path has ``tag`` (this test process's; ``names.PREFIX``: any
+    test run's, for ``make clean-test``)."""
     out = set()
     with open("/proc/self/mountinfo") as f:
         for line in f:
             point = line.split(" ", 5)[4]
-            if SESSION in point:
+            if tag in point:
                 out.add(point)
     return out
 
 
-def cgroups() -> set[str]:
+def cgroups(tag: str = SESSION) -> set[str]:
     out: set[str] = set()
     if not CGROUP_ROOT.is_dir():
         return out
@@ -34,7 +36,7 @@ def cgroups() -> set[str]:
             continue
         for dirpath, dirnames, _ in os.walk(hierarchy):
             for d in dirnames:
-                if SESSION in d:
+                if tag in d:
                     out.add(os.path.join(dirpath, d))
             if dirpath.count("/") > 8:
                 dirnames.clear()
