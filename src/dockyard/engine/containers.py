@@ -44,6 +44,7 @@ from dockyard.shim.logs import parse_size, rfc3339_nano
 
 from . import devices, names, specgen, specprocess
 from .attach import AttachSession
+from .containerexits import ContainerExits
 from .containerfiles import ContainerFiles
 from .containerqueries import ContainerQueries
 from .containerrecord import Container, ContainerState, ContainerView, MountPoint
@@ -54,7 +55,7 @@ from .events import EventLog
 from .mounts import ContainerMounts, copy_up, points_of
 from .reconcile import ContainerRecovery
 from .restarts import ContainerRestarts, RestartTimers, check_policy
-from .shims import ShimOptions, ShimPool, read_exit
+from .shims import ShimOptions, ShimPool
 from .volumes import VolumeService
 
 if TYPE_CHECKING:
@@ -94,6 +95,7 @@ class ContainerService(
     ContainerRestarts,
     ContainerRecovery,
     ContainerFiles,
+    ContainerExits,
 ):
     """The Engine API's container backend (see the module doc)."""
 
@@ -462,78 +464,6 @@ class ContainerService(
         self._monitor(c)
         log.info("started container %s, pid %d", c.id[:12], pid)
         self.events.container(c, "start")
-
-    async def _last_shim_gone(self, c: Container, timeout: float = 10.0) -> None:
-        """The shim of the last run answers "wait" before it has the runtime delete the
-        container's state; a new run of the same id waits until that is done (the shim
-        removes its socket last)."""
-        sock = self._sock(c.id)
-        deadline = time.monotonic() + timeout
-        while sock.exists() and time.monotonic() < deadline:
-            await asyncio.sleep(0.005)
-
-    def _monitor(self, c: Container) -> None:
-        old = self._monitors.get(c.id)
-        if old is not None and not old.done():
-            return
-        self._monitors[c.id] = asyncio.get_running_loop().create_task(self._watch(c))
-
-    async def _watch(self, c: Container) -> None:
-        exit_doc: dict[str, Any] | None = None
-        error = ""
-        try:
-            answer = await protocol.call(self._sock(c.id), "wait")
-            exit_doc = answer.get("exit")
-        except asyncio.CancelledError:
-            raise
-        except Exception as e:
-            exit_doc = await asyncio.to_thread(read_exit, self._data_dir(c.id))
-            if exit_doc is None:
-                error = f"the container's shim died: {e}"
-        self._monitors.pop(c.id, None)
-        await self._exited(c, exit_doc, error)
-
-    async def _exited(self, c: Container, exit_doc: dict[str, Any] | None, error: str) -> None:
-        doc = exit_doc or {}
-        rootfs = self._bundle(c.id) / "rootfs"
-
-        def cleanup() -> None:
-            if os.path.ismount(rootfs):
-                unmount_container(rootfs)
-
-        # what the run held goes first, while the record still says running: a start
-        # right after the exit (docker start, a restart) must not see its fresh rootfs
-        # mount, volumes or ports undone by this cleanup
-        try:
-            await asyncio.to_thread(cleanup)
-        except Exception as e:
-            log.warning("unmounting %s: %s", rootfs, e)
-        await self.mounts.deactivate(c)  # its volumes; an option volume's last user unmounts
-        if self.networking is not None:
-            await self.networking.release(c)  # published ports, endpoint links
-        if error:  # the shim died: its runtime state, cgroup and mount are stale
-            await self._clean_stale(c)
-        c.status = "exited"
-        c.pid = 0
-        c.exit_code = int(doc.get("exit_code", 255 if error else 0))
-        c.oom_killed = bool(doc.get("oom_killed", False))
-        c.finished_at = str(doc.get("finished_at") or rfc3339_nano(time.time_ns()))
-        c.finished_unix = time.time()
-        c.error = error
-        c.exits += 1
-        restart_in = self._restart_decision(c)  # its restart policy (restarts.py)
-        await self._save(c)
-        log.info("container %s exited with %d", c.id[:12], c.exit_code)
-        self.events.container_exit(c)  # oom (if it was), die
-        if restart_in is not None:
-            self._schedule_restart(c, restart_in)
-        elif c.host_config.get("AutoRemove"):
-            self._spawn(self._auto_remove(c))
-
-    async def _auto_remove(self, c: Container) -> None:
-        async with self._lock_of(c):
-            if c.id in self._containers and not c.running:
-                await self._remove_now(c, volumes=True)  # --rm removes anonymous volumes
 
     # -- remove ------------------------------------------------------------------------
 
