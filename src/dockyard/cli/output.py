@@ -14,7 +14,7 @@ from dockyard._internal.humanize import human_duration
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
     from typing import Any
 
     from dockyard.cli.template import Template
@@ -232,6 +232,27 @@ def render_objects(fmt: str | None, objects: list[Any], context: str = "", name:
 def render_object(tmpl: Template, obj: Any) -> str:
     """One inspected object through a template, as docker's inspect runs it."""
     return tmpl.render(obj, missing="error", prefix="template parsing error: ") + "\n"
+
+
+def inspect_each(fmt: str | None, refs: list[str], fetch: Callable[[str], Any]) -> None:
+    """``<object> inspect REF...``: each found object as JSON or through ``fmt``; the refs
+    the daemon does not know are reported after them and fail the command (docker's)."""
+    from dockyard.cli.errors import CommandFailed
+    from dockyard.client.errors import APIError
+
+    found: list[Any] = []
+    errors: list[str] = []
+    for ref in refs:
+        try:
+            found.append(fetch(ref))
+        except APIError as e:
+            if not e.not_found:
+                raise
+            errors.append(f"Error response from daemon: {e.message}")
+    if found or not fmt:
+        print_objects(fmt, found)
+    if errors:
+        raise CommandFailed("\n".join(errors))
 
 
 def print_objects(fmt: str | None, objects: list[Any], context: str = "", name: str = "") -> None:

@@ -136,23 +136,8 @@ INSPECT = Command(
 
 
 def inspect(ctx: Context, argv: list[str]) -> int:
-    from dockyard.client.errors import APIError
-
     opts, args = INSPECT.parse(argv)
-    client = ctx.client()
-    found: list[Any] = []
-    errors: list[str] = []
-    for name in args:
-        try:
-            found.append(client.inspect_volume(name))
-        except APIError as e:
-            if not e.not_found:
-                raise
-            errors.append(f"Error response from daemon: {e.message}")
-    if found or not opts["format"]:
-        output.print_objects(opts["format"], found)
-    if errors:
-        raise CommandFailed("\n".join(errors))
+    output.inspect_each(opts["format"], args, ctx.client().inspect_volume)
     return 0
 
 
