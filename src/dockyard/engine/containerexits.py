@@ -55,11 +55,17 @@ class ContainerExits:
 
     async def _last_shim_gone(self, c: Container, timeout: float = 10.0) -> None:
         """The shim of the last run answers "wait" before it has the runtime delete the
-        container's state; a new run of the same id waits until that is done (the shim
-        removes its socket last)."""
+        container's state and cgroup; a new run of the same id, and a removal, wait until
+        that is done (the shim removes its socket last). A socket nobody listens on is
+        a dead shim's: nothing to wait for."""
         sock = self._sock(c.id)
         deadline = time.monotonic() + timeout
         while sock.exists() and time.monotonic() < deadline:
+            try:
+                _, writer = await asyncio.open_unix_connection(str(sock))
+            except (ConnectionRefusedError, FileNotFoundError):
+                return
+            writer.close()
             await asyncio.sleep(0.005)
 
     def _monitor(self, c: Container) -> None:

@@ -496,6 +496,9 @@ class ContainerService(
     async def _remove_now(self, c: Container, volumes: bool = False) -> None:
         c.status = "removing"
         await asyncio.to_thread(c.save, self._data_dir(c.id))
+        # the last run's shim deletes the runtime state and the cgroup after it answered
+        # "wait": a removed container leaves nothing behind once rm returns
+        await self._last_shim_gone(c)
         bundle = self._bundle(c.id)
 
         def drop() -> None:
