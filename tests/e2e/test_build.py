@@ -56,18 +56,7 @@ def build(daemon: Daemon, *args: str, check: bool = True) -> subprocess.Complete
 
 
 def dockyard(daemon: Daemon, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCKER_", "DOCKYARD_"))}
-    res = subprocess.run(
-        [sys.executable, "-m", "dockyard.cli.main", "-H", daemon.url, *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-        env=env,
-    )
-    if check and res.returncode != 0:
-        raise AssertionError(f"dockyard {' '.join(args)}: exit {res.returncode}: {res.stderr}")
-    return res
+    return daemon.dockyard(*args, check=check, timeout=180)
 
 
 def built_id(out: str) -> str:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
@@ -18,18 +16,7 @@ _AGO = re.compile(r"(\d+|About an?|Less than a) ?\w* ago|N/A")
 
 
 def dockyard(daemon: Daemon, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCKER_", "DOCKYARD_"))}
-    res = subprocess.run(
-        [sys.executable, "-m", "dockyard.cli.main", "-H", daemon.url, *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env=env,
-    )
-    if check and res.returncode != 0:
-        raise AssertionError(f"dockyard {' '.join(args)}: exit {res.returncode}: {res.stderr}")
-    return res
+    return daemon.dockyard(*args, check=check, timeout=120)
 
 
 def table(text: str) -> list[list[str]]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import os
 import subprocess
-import sys
 import tarfile
 import time
 from collections.abc import Iterator
@@ -62,18 +61,7 @@ def sh(daemon: Daemon, name: str, script: str) -> str:
 
 
 def dockyard(daemon: Daemon, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCKER_", "DOCKYARD_"))}
-    res = subprocess.run(
-        [sys.executable, "-m", "dockyard.cli.main", "-H", daemon.url, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env=env,
-    )
-    if check and res.returncode != 0:
-        raise AssertionError(f"dockyard {' '.join(args)}: exit {res.returncode}: {res.stderr}")
-    return res
+    return daemon.dockyard(*args, check=check, timeout=60)
 
 
 def tree(root: Path) -> dict[str, str]:

@@ -11,11 +11,9 @@ Traffic flows only between this host and its containers, or between containers; 
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ import pytest
 
 from dockyard.testing.daemon import Daemon
 from dockyard.testing.names import unique
+from dockyard.testing.netns import host_links
 
 pytestmark = pytest.mark.requires("root")
 
@@ -47,23 +46,7 @@ def daemon() -> Iterator[Daemon]:
 
 
 def dockyard(daemon: Daemon, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCKER_", "DOCKYARD_"))}
-    res = subprocess.run(
-        [sys.executable, "-m", "dockyard.cli.main", "-H", daemon.url, *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env=env,
-    )
-    if check and res.returncode != 0:
-        raise AssertionError(f"dockyard {' '.join(args)}: exit {res.returncode}: {res.stderr}")
-    return res
-
-
-def host_links() -> set[str]:
-    with open("/proc/net/dev") as f:
-        return {line.split(":")[0].strip() for line in f.readlines()[2:]}
+    return daemon.dockyard(*args, check=check, timeout=120)
 
 
 def bridge_ports(bridge: str) -> list[str]:

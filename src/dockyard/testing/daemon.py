@@ -188,6 +188,24 @@ class Daemon:
                 raise DaemonFailed(f"dockyardd did not answer in {timeout}s:\n{self.log_tail()}")
             time.sleep(0.05)
 
+    def dockyard(
+        self, *args: str, check: bool = True, timeout: float = 120.0
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the ``dockyard`` CLI (the code under test) against this daemon, with no
+        DOCKER_/DOCKYARD_ variables of the caller; AssertionError when it fails."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCKER_", "DOCKYARD_"))}
+        res = subprocess.run(
+            [sys.executable, "-m", "dockyard.cli.main", "-H", self.url, *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            env=env,
+        )
+        if check and res.returncode != 0:
+            raise AssertionError(f"dockyard {' '.join(args)}: exit {res.returncode}: {res.stderr}")
+        return res
+
     def docker(
         self,
         *args: str,

@@ -130,3 +130,9 @@ def wait_until(check: Any, timeout: float = 5.0) -> Any:
         if value or time.monotonic() > deadline:
             return value
         time.sleep(0.05)
+
+
+def host_links() -> set[str]:
+    """The names of the host's network interfaces (``/proc/net/dev``)."""
+    with open("/proc/net/dev") as f:
+        return {line.split(":")[0].strip() for line in f.readlines()[2:]}
