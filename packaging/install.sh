@@ -5,7 +5,7 @@
 set -eu
 PREFIX=${PREFIX:-/opt/dockyard}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
-PKGS="python3 python3-venv python3-dev make gcc busybox-static runc crun btrfs-progs jq procps iproute2 kmod iptables tini"
+PKGS="python3 python3-venv python3-dev make gcc busybox-static runc crun btrfs-progs jq procps iproute2 kmod iptables nftables tini"
 
 missing=""
 for p in $PKGS; do
@@ -21,7 +21,7 @@ if [ ! -x "$PREFIX/bin/python" ]; then
     /usr/bin/python3 -m venv "$PREFIX"
 fi
 # the project's dependencies (pyproject.toml) come with it: zstandard, h11 and pyroute2
-# (netlink for container networking; iptables above is the NAT backend)
+# (netlink for container networking; iptables or nftables above is the NAT backend)
 "$PREFIX/bin/pip" install -q --disable-pip-version-check \
     --config-settings editable_mode=compat -e "$HERE[dev]"
 # dockyard-runtime starts on every container start and dockyard on every command: their

@@ -7,7 +7,7 @@ too (``Dockerd.start(bridge_ip=...)``: a ``dyt…`` bridge made for it and delet
 iptables rules, no forwarding). Every start makes and removes a veth pair on each side.
 
 Throughput: busybox ``nc`` carrying ``dd if=/dev/zero`` from one container to another on
-a dockyard bridge network, against the same busybox pipeline over the host's loopback
+each engine's default bridge, against the same busybox pipeline over the host's loopback
 (the floor: no veth, no bridge). Traffic never leaves this machine.
 """
 
@@ -49,6 +49,14 @@ def _bridged_daemon() -> Iterator[tuple[Daemon, str]]:
         subprocess.run(["ip", "link", "del", name], capture_output=True, check=False)
 
 
+def _private_dockerd() -> tuple[Dockerd | None, str]:
+    """dockerd 20.10 with a private default bridge; (None, why) when it cannot start."""
+    try:
+        return Dockerd.start(bridge_ip=f"10.232.{secrets.randbelow(200) + 20}.1/24"), ""
+    except DockerdUnavailable as e:
+        return None, f"dockerd unavailable: {str(e).splitlines()[0]}"
+
+
 def _image(tmp: Path, ours: Daemon, theirs: Dockerd | None) -> str:
     rootfs = make_busybox_rootfs(tmp / "rootfs")
     archive = tmp / "rootfs.tar"
@@ -67,12 +75,7 @@ def run_on_bridge(tmp: Path) -> Iterator[Sequence[Contender]]:
     """``<cli> run --rm <busybox> true`` with the daemon's default bridge network: a veth
     pair, an address and a route made and removed per run."""
     with _bridged_daemon() as (ours, _):
-        theirs: Dockerd | None = None
-        why = ""
-        try:
-            theirs = Dockerd.start(bridge_ip=f"10.232.{secrets.randbelow(200) + 20}.1/24")
-        except DockerdUnavailable as e:
-            why = f"dockerd unavailable: {str(e).splitlines()[0]}"
+        theirs, why = _private_dockerd()
         try:
             image = _image(tmp, ours, theirs)
             mine = [DOCKYARD_CLI, "-H", ours.url, "run", "--rm", image, "true"]
@@ -154,34 +157,29 @@ def _bare_bridge() -> Iterator[tuple[str, str, str]]:
 
 @case("network TCP stream between two containers on a bridge", unit="MB/s")
 def stream_on_bridge(tmp: Path) -> Iterator[Sequence[Contender]]:
-    """256 MiB through busybox ``nc`` from one container to another on a dockyard bridge
-    network, against the same pipeline between two host processes over 127.0.0.1, and
-    between two bare namespaces on a bridge (the kernel's cost of veth and bridge)."""
+    """256 MiB through busybox ``nc`` from one container to another on the daemon's
+    bridge, dockyardd against dockerd 20.10 (its default 1500-byte MTU), and the same
+    pipeline between two host processes over 127.0.0.1 (the floor the issue names), and
+    between two bare namespaces on a 1500-MTU bridge (the kernel's cost of veth and
+    bridge at Docker's MTU)."""
     with _bridged_daemon() as (ours, _), _bare_bridge() as (ns_tx, ns_rx, ns_addr):
-        image = _image(tmp, ours, None)
-        cli = [DOCKYARD_CLI, "-H", ours.url]
-        rx, tx = unique("rx"), unique("tx")
-        for name in (rx, tx):
-            run_command([*cli, "run", "-d", "--name", name, image, "sleep", "3600"], 60)
+        theirs, why = _private_dockerd()
         host_receivers: list[subprocess.Popen[bytes]] = []
-
-        def receive_in_container(port: int) -> None:
-            run_command([*cli, "exec", "-d", rx, "sh", "-c", _receive(port)], 60)
-
-        def receive_on_host(port: int, netns: str = "") -> None:
-            argv = ["busybox", "sh", "-c", _receive(port, "busybox nc")]
-            if netns:
-                argv = ["ip", "netns", "exec", netns, *argv]
-            host_receivers.append(subprocess.Popen(argv, start_new_session=True))
-
+        engines: list[list[str]] = [[DOCKYARD_CLI, "-H", ours.url]]
+        rx, tx = unique("rx"), unique("tx")
         try:
-            address = subprocess.run(
-                [*cli, "inspect", "-f", "{{.NetworkSettings.IPAddress}}", rx],
-                capture_output=True, text=True, check=True,
-            ).stdout.strip()  # fmt: skip
+            image = _image(tmp, ours, theirs)
+            if theirs is not None:
+                config = tmp / "docker-config"
+                config.mkdir(exist_ok=True)
+                engines.append([DOCKER_20, "--config", str(config), "-H", theirs.host])
+            senders = [_container_pair(cli, image, rx, tx) for cli in engines]
 
-            def bridge(port: int) -> list[str]:
-                return [*cli, "exec", tx, "sh", "-c", _send(address, port)]
+            def receive_on_host(port: int, netns: str = "") -> None:
+                argv = ["busybox", "sh", "-c", _receive(port, "busybox nc")]
+                if netns:
+                    argv = ["ip", "netns", "exec", netns, *argv]
+                host_receivers.append(subprocess.Popen(argv, start_new_session=True))
 
             def loopback(port: int) -> list[str]:
                 return ["busybox", "sh", "-c", _send("127.0.0.1", port, "busybox nc")]
@@ -190,11 +188,16 @@ def stream_on_bridge(tmp: Path) -> Iterator[Sequence[Contender]]:
                 send = _send(ns_addr, port, "busybox nc")
                 return ["ip", "netns", "exec", ns_tx, "busybox", "sh", "-c", send]
 
+            contenders = [Contender("dockyard bridge", lambda: _stream(*senders[0]))]
+            if theirs is None:
+                contenders.append(_failing("docker 20.10 bridge", why))
+            else:
+                contenders.append(Contender("docker 20.10 bridge", lambda: _stream(*senders[1])))
             yield [
-                Contender("dockyard bridge", lambda: _stream(receive_in_container, bridge)),
+                *contenders,
                 Contender("floor: host loopback", lambda: _stream(receive_on_host, loopback)),
                 Contender(
-                    "floor: bare netns on a bridge",
+                    "floor: bare netns on a 1500-MTU bridge",
                     lambda: _stream(lambda port: receive_on_host(port, ns_rx), bare),
                 ),
             ]
@@ -203,4 +206,28 @@ def stream_on_bridge(tmp: Path) -> Iterator[Sequence[Contender]]:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(p.pid, signal.SIGKILL)
                 p.wait(10)
-            subprocess.run([*cli, "rm", "-f", rx, tx], capture_output=True, check=False)
+            for cli in engines:
+                subprocess.run([*cli, "rm", "-f", rx, tx], capture_output=True, check=False)
+            if theirs is not None:
+                theirs.stop()
+
+
+def _container_pair(
+    cli: list[str], image: str, rx: str, tx: str
+) -> tuple[Callable[[int], None], Callable[[int], list[str]]]:
+    """Two containers ``rx`` and ``tx`` on the engine's default bridge; (start a receiver
+    in ``rx``, the sender's argv in ``tx``) for ``_stream``."""
+    for name in (rx, tx):
+        run_command([*cli, "run", "-d", "--name", name, image, "sleep", "3600"], 60)
+    address = subprocess.run(
+        [*cli, "inspect", "-f", "{{.NetworkSettings.IPAddress}}", rx],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+
+    def receive(port: int) -> None:
+        run_command([*cli, "exec", "-d", rx, "sh", "-c", _receive(port)], 60)
+
+    def send(port: int) -> list[str]:
+        return [*cli, "exec", tx, "sh", "-c", _send(address, port)]
+
+    return receive, send

@@ -14,6 +14,7 @@ import json
 import secrets
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ import pytest
 
 from dockyard.testing.daemon import Daemon
 from dockyard.testing.names import unique
-from dockyard.testing.netns import host_links
+from dockyard.testing.netns import host_links, iptables_save, wait_for_http
 
 pytestmark = pytest.mark.requires("root")
 
@@ -55,10 +56,6 @@ def bridge_ports(bridge: str) -> list[str]:
     return [line.split(":")[1].strip() for line in out.splitlines() if line.strip()]
 
 
-def iptables_save() -> str:
-    return subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
-
-
 def inspect(daemon: Daemon, *args: str) -> dict[str, Any]:
     doc = json.loads(daemon.docker(*args).stdout)
     assert len(doc) == 1
@@ -75,21 +72,6 @@ def wget(daemon: Daemon, network: str, url: str) -> subprocess.CompletedProcess[
     script = f"timeout 5 wget -q -O- {url}; exit $?"
     return daemon.docker("run", "--rm", "--network", network, "busybox", "sh", "-c", script,
                          check=False)  # fmt: skip
-
-
-def wait_for_http(url: str) -> str:
-    import time
-    import urllib.request
-
-    deadline = time.monotonic() + 5
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=3) as res:
-                return str(res.read().decode())
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
 
 
 def test_run_flags_make_the_files_and_names(daemon: Daemon) -> None:
@@ -282,3 +264,71 @@ def test_daemon_wide_dns() -> None:
         d.stop()
     finally:
         d.cleanup()
+
+
+def _in_container(daemon: Daemon, name: str, *argv: str) -> str:
+    """``argv`` (the host's ``ip``) in the network namespace of container ``name``."""
+    pid = daemon.docker("inspect", "-f", "{{.State.Pid}}", name).stdout.strip()
+    return subprocess.run(["nsenter", "-t", pid, "-n", *argv],
+                          capture_output=True, text=True, check=True).stdout  # fmt: skip
+
+
+def _uplink_mtu() -> int:
+    """The MTU of the device of the host's default route (1500 without one)."""
+    out = subprocess.run(["ip", "-o", "route", "show", "default"],
+                         capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
+    if "dev" not in out:
+        return 1500
+    return int(Path(f"/sys/class/net/{out[out.index('dev') + 1]}/mtu").read_text())
+
+
+def test_mtu_of_links_and_routes(daemon: Daemon) -> None:
+    """Without an MTU option the links take 65535 and the default route the uplink's MTU;
+    ``-o com.docker.network.driver.mtu`` and the daemon's ``--mtu`` set the links' MTU (no
+    route MTU then); a malformed MTU is refused and makes nothing."""
+    fast, given = unique("fast"), unique("mtu")
+    a, b, c = unique("a"), unique("b"), unique("c")
+    daemon.docker("network", "create", "--subnet", f"{subnet()}.0/24", fast)
+    daemon.docker("network", "create", "--subnet", f"{subnet()}.0/24",
+                  "-o", "com.docker.network.driver.mtu=1400", given)  # fmt: skip
+    for name, net in ((a, fast), (b, fast), (c, given)):
+        daemon.docker("run", "-d", "--name", name, "--network", net, "busybox", "sleep", "60")
+    assert "mtu 65535 " in _in_container(daemon, a, "ip", "-o", "link", "show", "eth0")
+    assert f"mtu {_uplink_mtu()}" in _in_container(daemon, a, "ip", "route", "show", "default")
+    bridge = "dy-" + inspect(daemon, "network", "inspect", fast)["Id"][:12]
+    link = subprocess.run(["ip", "-o", "link", "show", bridge],
+                          capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert "mtu 65535 " in link
+    assert "mtu 1400 " in _in_container(daemon, c, "ip", "-o", "link", "show", "eth0")
+    assert "mtu" not in _in_container(daemon, c, "ip", "route", "show", "default")
+    # 4 MiB in 64 KiB writes crosses the bridge whole
+    template = f'{{{{(index .NetworkSettings.Networks "{fast}").IPAddress}}}}'
+    address = daemon.docker("inspect", "-f", template, b).stdout.strip()
+    daemon.docker("exec", "-d", b, "sh", "-c", "sleep 30 | nc -l -p 5000 | wc -c > /tmp/got")
+    send = f"dd if=/dev/zero bs=65536 count=64 2>/dev/null | nc {address} 5000"
+    for _ in range(50):  # until the receiver listens
+        if daemon.docker("exec", a, "sh", "-c", send, check=False).returncode == 0:
+            break
+    got = ""
+    for _ in range(50):
+        got = daemon.docker("exec", b, "cat", "/tmp/got", check=False).stdout.strip()
+        if got:
+            break
+        time.sleep(0.1)
+    assert got == str(64 * 65536)
+    bad = daemon.docker("network", "create", "-o", "com.docker.network.driver.mtu=big",
+                        unique("bad"), check=False)  # fmt: skip
+    assert bad.returncode != 0 and "68 to 65535" in bad.stderr, bad.stderr
+    assert len(daemon.docker("network", "ls", "-q").stdout.split()) == 5  # 3 predefined
+    daemon.docker("rm", "-f", a, b, c)
+    daemon.docker("network", "rm", fast, given)
+    # the daemon's --mtu is the default bridge's
+    refused = daemon.run("--mtu", "70000", timeout=30)
+    assert refused.returncode != 0 and "68 to 65535" in refused.stderr, refused.stderr
+    daemon.stop()
+    daemon.restart("--mtu", "1450")
+    daemon.docker("run", "-d", "--name", a, "busybox", "sleep", "60")
+    assert "mtu 1450 " in _in_container(daemon, a, "ip", "-o", "link", "show", "eth0")
+    options = inspect(daemon, "network", "inspect", "bridge")["Options"]
+    assert options["com.docker.network.driver.mtu"] == "1450"
+    daemon.docker("rm", "-f", a)

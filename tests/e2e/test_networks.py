@@ -23,7 +23,7 @@ import pytest
 
 from dockyard.testing.daemon import Daemon
 from dockyard.testing.names import unique
-from dockyard.testing.netns import host_links
+from dockyard.testing.netns import host_links, iptables_save, wait_for_http
 
 pytestmark = pytest.mark.requires("root")
 
@@ -330,22 +330,3 @@ def test_containers_on_networks_with_published_ports(daemon: Daemon) -> None:
         daemon.docker("rm", "-f", web, other, a1, check=False)
         daemon.docker("network", "rm", app, check=False)
     assert not [link for link in host_links() if link.startswith("vd")]
-
-
-def iptables_save() -> str:
-    return subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
-
-
-def wait_for_http(url: str) -> str:
-    import time
-    import urllib.request
-
-    deadline = time.monotonic() + 5
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=3) as res:
-                return str(res.read().decode())
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)

@@ -9,37 +9,18 @@ from __future__ import annotations
 import asyncio
 import socket
 import subprocess
-from collections.abc import Callable
-from typing import TypeVar
 
 import pytest
 
 from dockyard.errors import Conflict, SystemFault
-from dockyard.kernel import namespaces
-from dockyard.kernel.net import link_up
 from dockyard.network import bridge
 from dockyard.network.dns import DnsServer
 from dockyard.network.firewall import Firewall, PublishedPort
 from dockyard.network.portproxy import PortProxy
-from dockyard.testing.fork import in_child
-from dockyard.testing.netns import PEER_SERVER, UDP_ECHO, Netns, stop
+from dockyard.testing.netns import PEER_SERVER, UDP_ECHO, Netns, in_own_netns, iptables_save, stop
+from dockyard.testing.netns import on_bridge as _network
 
 pytestmark = pytest.mark.requires("root", "ns-net", "busybox")
-
-T = TypeVar("T")
-
-
-def in_own_netns(fn: Callable[[], T]) -> T:
-    def child() -> T:
-        namespaces.unshare(namespaces.CLONE_NEWNET)
-        link_up("lo")
-        return fn()
-
-    return in_child(child, timeout=60)
-
-
-def iptables_save() -> str:
-    return subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
 
 
 def test_bridge_connects_two_namespaces_and_leaves_nothing() -> None:
@@ -109,11 +90,6 @@ def test_failed_attach_leaves_no_veth_behind() -> None:
     assert "open network namespace /proc/999999999/ns/net" in message
     assert "already has an interface eth0" in message
     assert links == ["dyt-br0", "lo"]
-
-
-def _network(name: str, prefix: str, ns: Netns, host: int = 2) -> bridge.Endpoint:
-    bridge.ensure_bridge(name, f"{prefix}.1", 24)
-    return bridge.attach(name, ns.path, f"{prefix}.{host}", 24, f"{prefix}.1")
 
 
 def test_published_port_masquerade_and_internal_network() -> None:

@@ -65,6 +65,8 @@ class DaemonConfig:
     bridge: str = "dockyard0"
     bip: str = ""
     fixed_cidr: str = ""
+    mtu: int = 0  # the default bridge's MTU; 0: automatic (engine/containernet.py)
+    firewall_backend: str = ""  # iptables, nftables; "": iptables if installed, else nft
     # registries reached over plain HTTP (names or CIDRs), and mirrors of docker.io
     insecure_registries: tuple[str, ...] = ()
     registry_mirrors: tuple[str, ...] = ()
@@ -95,6 +97,8 @@ FILE_KEYS: dict[str, tuple[str, type | tuple[type, ...]]] = {
     "bridge": ("bridge", str),
     "bip": ("bip", str),
     "fixed-cidr": ("fixed_cidr", str),
+    "mtu": ("mtu", int),
+    "firewall-backend": ("firewall_backend", str),
     "insecure-registries": ("insecure_registries", list),
     "registry-mirrors": ("registry_mirrors", list),
 }
@@ -280,6 +284,12 @@ def _check_bridge(config: DaemonConfig) -> None:
 
     if not config.bridge or len(config.bridge) > 15:
         raise InvalidArgument("bridge must be an interface name of 1-15 characters, or none")
+    if config.mtu and not 68 <= config.mtu <= 65535:
+        raise InvalidArgument(f"mtu {config.mtu}: use 68 to 65535, or 0 for automatic")
+    if config.firewall_backend not in ("", "iptables", "nftables"):
+        raise InvalidArgument(
+            f"firewall-backend {config.firewall_backend!r}: use iptables or nftables"
+        )
     bip = None
     if config.bip:
         try:

@@ -74,6 +74,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-b", "--bridge", help="Linux bridge of the default network (none: no bridge)")
     p.add_argument("--bip", help="address and prefix of the default bridge, e.g. 172.30.0.1/16")
     p.add_argument("--fixed-cidr", help="subnet of the default bridge containers' addresses")
+    p.add_argument("--mtu", type=int, help="MTU of the default bridge's links (default: automatic)")
+    p.add_argument(
+        "--firewall-backend",
+        choices=("iptables", "nftables"),
+        help="NAT and filter rules through iptables or nftables (default: iptables if installed)",
+    )
     p.add_argument(
         "--insecure-registry",
         action="append",
@@ -107,6 +113,8 @@ def config_from_args(args: argparse.Namespace) -> DaemonConfig:
         "bridge",
         "bip",
         "fixed_cidr",
+        "mtu",
+        "firewall_backend",
     ):
         value = getattr(args, name)
         if value is not None:

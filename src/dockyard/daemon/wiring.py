@@ -117,10 +117,10 @@ def build(config: DaemonConfig) -> Engine:
     container_routes.register(router, containers)
     containerfile_routes.register(router, containers)
     volume_routes.register(router, containers.volumes)
-    links = BridgeLinks()
+    links = BridgeLinks(config.firewall_backend)
     networks = NetworkService(
         config.data_root,
-        NetworkSettings(config.bridge, config.bip, config.fixed_cidr),
+        NetworkSettings(config.bridge, config.bip, config.fixed_cidr, config.mtu),
         links,
         events,
     )

@@ -1,9 +1,19 @@
 """The links behind ``NetworkService``: a network's bridge and firewall rules, made when
 its first container joins, and one veth pair per running container endpoint.
 
-Synchronous (the service calls it through ``asyncio.to_thread``). The firewall is set up
-once per daemon, on first use: a daemon whose containers never join a bridge network
-leaves the host's iptables untouched.
+Synchronous (the service calls it through ``asyncio.to_thread``). The firewall backend
+(the daemon's ``--firewall-backend``: iptables, nftables, or whichever is installed) is
+chosen and set up once per daemon, on first use and before any bridge is made: a daemon
+whose containers never join a bridge network leaves the host's rules untouched, and a
+host without either program gets a clear error and no link.
+
+MTU: a network with ``com.docker.network.driver.mtu`` (the default bridge has it under
+the daemon's ``--mtu``) gets that MTU on its bridge and veths, as Docker's. Otherwise the
+links take the largest MTU (65535) and each container's default route the MTU of the
+host's uplink: traffic between containers on one bridge, and between them and the host,
+moves in 64 KiB packets (a 1500-byte veth carries busybox nc's 1 KiB writes at a
+seventh of loopback's speed), while what leaves through the gateway is sized for the
+uplink (Docker's fixed 1500 is too large on a host whose uplink is smaller).
 """
 
 from __future__ import annotations
@@ -13,10 +23,10 @@ import os
 import threading
 
 from dockyard.network import bridge
-from dockyard.network.firewall import Firewall, PublishedPort
+from dockyard.network.firewall import PacketFilter, PublishedPort, open_firewall
 from dockyard.network.ipam import IPv4Network
 
-from .networkrecord import EndpointRecord, NetworkRecord
+from .networkrecord import MTU_OPTION, EndpointRecord, NetworkRecord, parse_mtu
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +34,9 @@ log = logging.getLogger(__name__)
 class BridgeLinks:
     """``networks.Links`` on the host's kernel: pyroute2 links and iptables rules."""
 
-    def __init__(self, iptables: str | None = None) -> None:
-        self._iptables = iptables
-        self._firewall: Firewall | None = None
+    def __init__(self, firewall_backend: str = "") -> None:
+        self._backend = firewall_backend  # "", "iptables" or "nftables"
+        self._firewall: PacketFilter | None = None
         self._ready: set[str] = set()  # networks whose bridge and rules exist
         self._mutex = threading.Lock()
 
@@ -36,9 +46,9 @@ class BridgeLinks:
     def link_kind(self, name: str) -> str | None:
         return bridge.link_kind(name)
 
-    def _firewall_ready(self) -> Firewall:
+    def _firewall_ready(self) -> PacketFilter:
         if self._firewall is None:
-            fw = Firewall(self._iptables)
+            fw = open_firewall(self._backend)
             fw.setup()
             self._firewall = fw
         return self._firewall
@@ -49,7 +59,8 @@ class BridgeLinks:
             if rec.id in self._ready:
                 return
             fw = self._firewall_ready()
-            created = bridge.ensure_bridge(rec.bridge, rec.gateway, rec.prefixlen)
+            link_mtu, _ = self._mtus(rec)
+            created = bridge.ensure_bridge(rec.bridge, rec.gateway, rec.prefixlen, link_mtu)
             try:
                 fw.add_network(rec.bridge, rec.subnet, rec.internal)
             except BaseException:
@@ -68,6 +79,7 @@ class BridgeLinks:
         index = 0
         while f"eth{index}" in names:
             index += 1
+        link_mtu, route_mtu = self._mtus(rec)
         done = bridge.attach(
             rec.bridge,
             netns,
@@ -75,11 +87,20 @@ class BridgeLinks:
             rec.prefixlen,
             rec.gateway,
             ifname=f"eth{index}",
+            mtu=link_mtu,
             default_route=index == 0 and not rec.internal,
             mac=ep.requested_mac,
+            route_mtu=route_mtu,
         )
         ep.mac = done.mac
         return done.host_ifname
+
+    def _mtus(self, rec: NetworkRecord) -> tuple[int, int]:
+        """(MTU of the network's links, MTU of a container's default route or 0)."""
+        given = rec.options.get(MTU_OPTION)
+        if given:
+            return parse_mtu(given), 0
+        return bridge.MAX_MTU, bridge.uplink_mtu()
 
     def detach(self, rec: NetworkRecord, ep: EndpointRecord) -> None:
         del rec

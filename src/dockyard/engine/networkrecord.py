@@ -26,10 +26,23 @@ log = logging.getLogger(__name__)
 RECORD = "network.json"
 POOL = "pool.json"
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
+MTU_OPTION = "com.docker.network.driver.mtu"
+MIN_MTU, MAX_MTU = 68, 65535
 PREDEFINED = ("bridge", "host", "none")
 # the drivers of the predefined networks; only "bridge" networks can be created
 DRIVERS = {"bridge": "bridge", "host": "host", "none": "null"}
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+
+
+def parse_mtu(value: str, what: str = MTU_OPTION) -> int:
+    """An MTU given as text (a network option, a daemon flag): 68-65535."""
+    try:
+        mtu = int(value)
+    except ValueError:
+        mtu = 0
+    if not MIN_MTU <= mtu <= MAX_MTU:
+        raise InvalidArgument(f"{what}={value!r}: the MTU must be a number from 68 to 65535")
+    return mtu
 
 
 def check_name(name: str) -> None:
@@ -170,11 +183,13 @@ def labels_match(labels: dict[str, str], wanted: list[str], unwanted: list[str])
 
 @dataclass(frozen=True)
 class NetworkSettings:
-    """The default bridge as the daemon's flags describe it (--bridge, --bip, --fixed-cidr)."""
+    """The default bridge as the daemon's flags describe it (--bridge, --bip, --fixed-cidr,
+    --mtu)."""
 
     bridge: str = "dockyard0"  # "none": no default bridge network
     bip: str = ""  # gateway/prefix, e.g. 172.30.0.1/16
     fixed_cidr: str = ""
+    mtu: int = 0  # 0: automatic (containernet.py), else the default bridge's MTU
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from .events import EventLog
 from .networkrecord import (
     BRIDGE_NAME_OPTION,
     DRIVERS,
+    MTU_OPTION,
     PREDEFINED,
     ContainerRef,
     CreateRequest,
@@ -51,6 +52,7 @@ from .networkrecord import (
     created_unix,
     labels_match,
     matches,
+    parse_mtu,
     until_filter,
 )
 
@@ -129,6 +131,9 @@ class NetworkService:
         want = self._predefined("bridge")
         same = (want.bridge, want.subnet, want.gateway, want.ip_range)
         if (rec.bridge, rec.subnet, rec.gateway, rec.ip_range) == same:
+            if rec.options != want.options:  # --mtu changed
+                rec.options = want.options
+                self.files.save(rec)
             return
         log.info(
             "default bridge: %s %s (was %s %s)", want.bridge, want.subnet, rec.bridge, rec.subnet
@@ -164,8 +169,9 @@ class NetworkService:
                 "com.docker.network.bridge.enable_ip_masquerade": "true",
                 "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
                 BRIDGE_NAME_OPTION: rec.bridge,
-                "com.docker.network.driver.mtu": "1500",
             }
+            if self.settings.mtu:
+                rec.options[MTU_OPTION] = str(self.settings.mtu)
         return rec
 
     @staticmethod
@@ -255,6 +261,8 @@ class NetworkService:
             raise NotFound(f"plugin {driver!r} not found: the only network driver is bridge")
         if (req.gateway or req.ip_range) and not req.subnet:
             raise InvalidArgument("--gateway and --ip-range need a --subnet")
+        if MTU_OPTION in req.options:
+            parse_mtu(req.options[MTU_OPTION])
         host = await asyncio.to_thread(self.links.host_subnets)
         wanted = req.options.get(BRIDGE_NAME_OPTION, "")
         if wanted and await asyncio.to_thread(self.links.link_kind, wanted) not in (None, "bridge"):

@@ -29,6 +29,8 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 IFNAMSIZ = 15
+MAX_MTU = 65535  # the largest a veth and a bridge take
+DEFAULT_MTU = 1500
 
 
 @dataclass(frozen=True)
@@ -117,8 +119,29 @@ def host_subnets() -> list[ipaddress.IPv4Network]:
     return out
 
 
-def ensure_bridge(name: str, gateway: str, prefixlen: int, mtu: int = 1500) -> bool:
-    """Make bridge ``name`` exist, carry ``gateway/prefixlen`` and be up; True if created.
+def uplink_mtu() -> int:
+    """The MTU of the host's way out: the device of its default route with the lowest
+    metric (``/proc/net/route``); 1500 when the host has no default route."""
+    best: tuple[int, str] | None = None
+    try:
+        with open("/proc/net/route") as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if len(fields) > 6 and fields[1] == "00000000" and fields[7] == "00000000":
+                    metric = int(fields[6])
+                    if best is None or metric < best[0]:
+                        best = (metric, fields[0])
+        if best is not None:
+            with open(f"/sys/class/net/{best[1]}/mtu") as f:
+                return int(f.read())
+    except (OSError, ValueError):
+        pass
+    return DEFAULT_MTU
+
+
+def ensure_bridge(name: str, gateway: str, prefixlen: int, mtu: int = DEFAULT_MTU) -> bool:
+    """Make bridge ``name`` exist with ``mtu``, carry ``gateway/prefixlen`` and be up; True
+    if created.
 
     Idempotent, so a restarted daemon re-runs it for every network.
     """
@@ -141,8 +164,8 @@ def ensure_bridge(name: str, gateway: str, prefixlen: int, mtu: int = 1500) -> b
             if (gateway, prefixlen) not in have:
                 log.debug("netlink: add address %s/%d to %s", gateway, prefixlen, name)
                 ipr.addr("add", index=index, address=gateway, prefixlen=prefixlen)
-            log.debug("netlink: set %s up", name)
-            ipr.link("set", index=index, state="up")
+            log.debug("netlink: set %s up, mtu %d", name, mtu)
+            ipr.link("set", index=index, state="up", mtu=mtu)
         except Exception as e:
             if created:
                 _delete(ipr, name)
@@ -183,13 +206,15 @@ def attach(
     prefixlen: int,
     gateway: str = "",
     ifname: str = "eth0",
-    mtu: int = 1500,
+    mtu: int = DEFAULT_MTU,
     default_route: bool = True,
     mac: str = "",
+    route_mtu: int = 0,
 ) -> Endpoint:
     """A veth pair from ``bridge`` into the namespace at ``netns`` (e.g. /proc/PID/ns/net):
-    ``ifname`` inside with ``address``, ``mac`` (Docker's from the address unless given)
-    and (``default_route``) a route via ``gateway``.
+    ``ifname`` inside with ``address``, ``mac`` (Docker's from the address unless given),
+    both ends with ``mtu``, and (``default_route``) a route via ``gateway`` (with its own
+    MTU ``route_mtu`` unless 0).
     """
     host_ifname = new_host_ifname()
     mac = mac or mac_for(address)
@@ -201,7 +226,13 @@ def attach(
         peer_tmp = "vp" + host_ifname[2:]
         try:
             log.debug("netlink: add veth %s <-> %s", host_ifname, peer_tmp)
-            ipr.link("add", ifname=host_ifname, kind="veth", mtu=mtu, peer={"ifname": peer_tmp})
+            ipr.link(
+                "add",
+                ifname=host_ifname,
+                kind="veth",
+                mtu=mtu,
+                peer={"ifname": peer_tmp, "mtu": mtu},
+            )
             host_index = ipr.link_lookup(ifname=host_ifname)[0]
             ipr.link("set", index=host_index, master=found[0], state="up")
             peer_index = ipr.link_lookup(ifname=peer_tmp)[0]
@@ -211,9 +242,8 @@ def attach(
                 ipr.link("set", index=peer_index, net_ns_fd=fd)
             finally:
                 os.close(fd)
-            _configure_inside(
-                netns, peer_tmp, ifname, address, prefixlen, mac, gateway, default_route
-            )
+            route = Route(gateway, route_mtu) if default_route and gateway else None
+            in_netns(netns, lambda: _configure(peer_tmp, ifname, address, prefixlen, mac, route))
         except Exception as e:
             try:
                 _delete(ipr, host_ifname)
@@ -232,30 +262,16 @@ def _open_ns(path: str) -> int:
         raise SystemFault(f"open network namespace {path}: {e.strerror}") from e
 
 
-def _configure_inside(
-    netns: str,
-    tmp_name: str,
-    ifname: str,
-    address: str,
-    prefixlen: int,
-    mac: str,
-    gateway: str,
-    default_route: bool,
-) -> None:
-    in_netns(
-        netns,
-        lambda: _configure(tmp_name, ifname, address, prefixlen, mac, gateway, default_route),
-    )
+@dataclass(frozen=True)
+class Route:
+    """A container's default route: via ``gateway``, with an MTU of its own unless 0."""
+
+    gateway: str
+    mtu: int = 0
 
 
 def _configure(
-    tmp_name: str,
-    ifname: str,
-    address: str,
-    prefixlen: int,
-    mac: str,
-    gateway: str,
-    default_route: bool,
+    tmp_name: str, ifname: str, address: str, prefixlen: int, mac: str, route: Route | None
 ) -> None:
     with _iproute() as inner:
         if inner.link_lookup(ifname=ifname):
@@ -270,9 +286,10 @@ def _configure(
         lo = inner.link_lookup(ifname="lo")
         if lo:
             inner.link("set", index=lo[0], state="up")
-        if default_route and gateway:
-            log.debug("netlink (netns): default via %s", gateway)
-            inner.route("add", dst="default", gateway=gateway)
+        if route is not None:
+            log.debug("netlink (netns): default via %s mtu %d", route.gateway, route.mtu)
+            metrics = {"metrics": {"mtu": route.mtu}} if route.mtu else {}
+            inner.route("add", dst="default", gateway=route.gateway, **metrics)
 
 
 def detach(endpoint: Endpoint) -> bool:

@@ -14,6 +14,7 @@ flushes our chains, so a restarted daemon rebuilds them from its networks and ru
 containers. iptables is run as a program (``-w`` waits for the xtables lock); with the
 nf_tables backend that is what Debian 12 ships. The backend is chosen once, at
 construction: a host without iptables gets NotSupported with what to install.
+``open_firewall()`` picks this class or ``nftables.NftFirewall`` (a host with only nft).
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-from dockyard.errors import NotSupported, SystemFault
+from dockyard.errors import InvalidArgument, NotSupported, SystemFault
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +71,70 @@ class PublishedPort:
     container_port: int
 
 
-def find_iptables() -> str:
-    for candidate in ("iptables", "/usr/sbin/iptables", "/sbin/iptables"):
-        found = shutil.which(candidate)
-        if found:
-            return found
+# where a daemon started without the sbin directories on its PATH still finds the tools
+_SBIN = ("/usr/sbin", "/sbin")
+
+
+def find_program(name: str, search: str | None = None) -> str | None:
+    """``name`` on ``search`` (a PATH-like string; default: $PATH, then /usr/sbin, /sbin)."""
+    if search is None:
+        search = os.pathsep.join([os.environ.get("PATH", os.defpath), *_SBIN])
+    return shutil.which(name, path=search)
+
+
+def find_iptables(search: str | None = None) -> str:
+    found = find_program("iptables", search)
+    if found:
+        return found
     raise NotSupported(
         "iptables is not installed: container networking needs it (apt-get install iptables), "
         "or run containers with --network none or host"
+    )
+
+
+class PacketFilter(Protocol):
+    """What the bridge driver asks of a firewall backend (``Firewall``, ``NftFirewall``)."""
+
+    def setup(self) -> None: ...
+    def cleanup(self) -> None: ...
+    def add_network(self, bridge: str, subnet: str, internal: bool = False) -> None: ...
+    def remove_network(self, bridge: str, subnet: str, internal: bool = False) -> None: ...
+    def add_port(self, p: PublishedPort) -> None: ...
+    def remove_port(self, p: PublishedPort) -> None: ...
+    def rules(self, table: str, chain: str) -> list[str]: ...
+
+
+BACKENDS = ("iptables", "nftables")
+
+
+def open_firewall(backend: str = "", search: str | None = None) -> PacketFilter:
+    """The firewall backend, chosen once: ``"iptables"``, ``"nftables"``, or ``""`` for
+    iptables if installed, else nftables. iptables is preferred because its ACCEPTs reach
+    the built-in FORWARD chain other engines share (see ``nftables.py``). Nothing is run:
+    a missing program is a NotSupported here, before any bridge or rule is made.
+    ``search`` is a PATH-like string to look in (default: $PATH, /usr/sbin, /sbin)."""
+    if backend not in ("", *BACKENDS):
+        raise InvalidArgument(
+            f"unknown firewall backend {backend!r}: use iptables or nftables (or leave it "
+            "empty to pick whichever is installed)"
+        )
+    # lazily: nftables.py imports this module
+    from .nftables import NftFirewall, find_nft
+
+    if backend == "iptables":
+        return Firewall(find_iptables(search))
+    if backend == "nftables":
+        return NftFirewall(find_nft(search))
+    iptables = find_program("iptables", search)
+    if iptables:
+        return Firewall(iptables)
+    nft = find_program("nft", search)
+    if nft:
+        return NftFirewall(nft)
+    raise NotSupported(
+        "neither iptables nor nftables is installed: container networking needs one "
+        "(apt-get install iptables, or apt-get install nftables); containers with "
+        "--network none or host still run"
     )
 
 

@@ -62,6 +62,8 @@ class Daemon:
     proc: subprocess.Popen[bytes] | None = None
     args: tuple[str, ...] = ()
     stopped_rc: int | None = field(default=None)
+    # a command the daemon runs under, e.g. ``unshare -m ...`` to hide host programs
+    prefix: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
@@ -100,6 +102,7 @@ class Daemon:
 
     def argv(self, *extra: str) -> list[str]:
         return [
+            *self.prefix,
             sys.executable, "-m", "dockyard.daemon.main",
             "-H", self.url,
             "--data-root", str(self.data_root),

@@ -11,11 +11,15 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from dockyard.kernel import namespaces
 from dockyard.kernel.net import link_up
+from dockyard.network import bridge
+from dockyard.testing.fork import in_child
+
+T = TypeVar("T")
 
 # a TCP server that answers each connection with the client's address, then exits
 PEER_SERVER = """
@@ -117,6 +121,24 @@ class Netns:
         self.close()
 
 
+def in_own_netns(fn: Callable[[], T], timeout: float = 60) -> T:
+    """``fn()`` in a forked child with a network namespace of its own (loopback up)."""
+
+    def child() -> T:
+        namespaces.unshare(namespaces.CLONE_NEWNET)
+        link_up("lo")
+        return fn()
+
+    return in_child(child, timeout=timeout)
+
+
+def on_bridge(name: str, prefix: str, ns: Netns, host: int = 2) -> bridge.Endpoint:
+    """Bridge ``name`` with gateway ``prefix.1``/24 (made if missing), and ``ns`` on it
+    as ``prefix.host``."""
+    bridge.ensure_bridge(name, f"{prefix}.1", 24)
+    return bridge.attach(name, ns.path, f"{prefix}.{host}", 24, f"{prefix}.1")
+
+
 def stop(proc: subprocess.Popen[str]) -> None:
     if proc.poll() is None:
         proc.kill()
@@ -136,3 +158,24 @@ def host_links() -> set[str]:
     """The names of the host's network interfaces (``/proc/net/dev``)."""
     with open("/proc/net/dev") as f:
         return {line.split(":")[0].strip() for line in f.readlines()[2:]}
+
+
+def iptables_save() -> str:
+    """The rules of the current network namespace as ``iptables-save`` prints them."""
+    return subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
+
+
+def wait_for_http(url: str, timeout: float = 5.0) -> str:
+    """The body of a GET of ``url``, retried until it answers (a container's server may
+    not listen yet) or ``timeout`` passed (then the last error is raised)."""
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=3) as res:
+                return str(res.read().decode())
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
