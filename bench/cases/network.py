@@ -25,7 +25,7 @@ from pathlib import Path
 
 from bench.cases.daemon import DOCKER_20, DOCKYARD_CLI, _failing
 from bench.harness import Contender, Failed, case, run_command
-from dockyard.testing.daemon import Daemon
+from dockyard.testing.daemon import Daemon, own_bridge, running
 from dockyard.testing.dockerd import Dockerd, DockerdUnavailable
 from dockyard.testing.names import unique
 from dockyard.testing.rootfs import make_busybox_rootfs
@@ -38,15 +38,8 @@ PORT = 5001
 @contextlib.contextmanager
 def _bridged_daemon() -> Iterator[tuple[Daemon, str]]:
     """dockyardd with a default bridge of its own (removed on the way out)."""
-    name = "dyt" + secrets.token_hex(4)
-    bip = f"10.231.{secrets.randbelow(200) + 20}.1/24"
-    ours = Daemon.start(config={"bridge": name, "bip": bip})
-    try:
-        yield ours, name
-        ours.stop()
-    finally:
-        ours.cleanup()
-        subprocess.run(["ip", "link", "del", name], capture_output=True, check=False)
+    with own_bridge(231) as config, running(config=config) as ours:
+        yield ours, config["bridge"]
 
 
 def _private_dockerd() -> tuple[Dockerd | None, str]:

@@ -18,3 +18,17 @@ def daemon() -> Iterator[Daemon]:
         d.stop()
     finally:
         d.cleanup()
+
+
+@pytest.fixture
+def names(daemon: Daemon) -> Iterator[list[str]]:
+    """Containers to remove (forced) at the end, even when the test failed (a daemon the
+    test left down is started again first)."""
+    made: list[str] = []
+    try:
+        yield made
+    finally:
+        if daemon.proc is not None and daemon.proc.poll() is not None:
+            daemon.restart()
+        for n in made:
+            daemon.docker("rm", "-f", n, check=False, timeout=30)

@@ -201,3 +201,18 @@ def test_a_spare_shim_waits_and_goes_with_the_daemon() -> None:
         daemon.stop()
     finally:
         daemon.cleanup()
+
+
+def test_cleanup_after_a_killed_daemon_leaves_nothing() -> None:
+    """The test toolkit's cleanup after a test that failed half-way: the daemon SIGKILLed
+    with a container running (its shim and process live on) — nothing of it remains."""
+    d = Daemon.start()
+    d.docker("run", "-d", "busybox", "sleep", "300")
+    d.kill()
+    d.cleanup()
+    argv = ["pgrep", "-f", str(d.dir)]
+    left = subprocess.run(argv, capture_output=True, text=True, check=False).stdout
+    assert left == ""
+    with open("/proc/self/mountinfo") as f:
+        assert str(d.dir) not in f.read()
+    assert not d.dir.exists()

@@ -9,14 +9,12 @@ Traffic only flows between this host and its containers.
 from __future__ import annotations
 
 import json
-import secrets
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from dockyard.testing.daemon import Daemon
+from dockyard.testing.daemon import Daemon, own_bridge
 from dockyard.testing.names import unique
 from dockyard.testing.netns import host_links, iptables_save, wait_for_http
 
@@ -25,17 +23,8 @@ pytestmark = pytest.mark.requires("root", "nft")
 
 @pytest.fixture
 def bridge_config() -> Iterator[dict[str, str]]:
-    """daemon.json for a default bridge of the test's own; the bridge and the host's
-    forwarding setting are put back afterwards."""
-    name = "dyt" + secrets.token_hex(4)
-    forwarding = Path("/proc/sys/net/ipv4/ip_forward")
-    before = forwarding.read_text()
-    try:
-        yield {"bridge": name, "bip": f"10.236.{secrets.randbelow(250)}.1/24"}
-    finally:
-        if name in host_links():
-            subprocess.run(["ip", "link", "del", name], check=False)
-        forwarding.write_text(before)
+    with own_bridge(236) as config:
+        yield config
 
 
 def nft_table() -> str:

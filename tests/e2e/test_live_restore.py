@@ -13,7 +13,7 @@ import select
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,19 +26,6 @@ pytestmark = pytest.mark.requires("root")
 
 TICKER = "i=0; while :; do echo line $i; i=$((i+1)); sleep 0.2; done"
 ECHOER = 'while read x; do echo "got $x"; [ "$x" = bye ] && exit 5; done'
-
-
-@pytest.fixture
-def names(daemon: Daemon) -> Iterator[list[str]]:
-    """Containers to remove (forced) at the end, even when the test failed."""
-    made: list[str] = []
-    try:
-        yield made
-    finally:
-        if daemon.proc is not None and daemon.proc.poll() is not None:
-            daemon.restart()  # a test that failed while the daemon was down
-        for n in made:
-            daemon.docker("rm", "-f", n, check=False, timeout=30)
 
 
 def run(daemon: Daemon, names: list[str], *args: str) -> str:

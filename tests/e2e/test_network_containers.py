@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
-from dockyard.testing.daemon import Daemon
+from dockyard.testing.daemon import Daemon, own_bridge, running
 from dockyard.testing.names import unique
-from dockyard.testing.netns import host_links, iptables_save, wait_for_http
+from dockyard.testing.netns import iptables_save, wait_for_http
 
 pytestmark = pytest.mark.requires("root")
 
@@ -31,19 +31,9 @@ pytestmark = pytest.mark.requires("root")
 @pytest.fixture
 def daemon() -> Iterator[Daemon]:
     """A daemon whose default bridge is a test bridge (deleted at the end if made)."""
-    name = "dyt" + secrets.token_hex(4)
-    forwarding = Path("/proc/sys/net/ipv4/ip_forward")
-    before = forwarding.read_text()
-    d = Daemon.start(config={"bridge": name, "bip": f"10.239.{secrets.randbelow(250)}.1/24"})
-    d.bridge_name = name  # type: ignore[attr-defined]
-    try:
+    with own_bridge(239) as config, running(config=config) as d:
+        d.bridge_name = config["bridge"]  # type: ignore[attr-defined]
         yield d
-        d.stop()
-    finally:
-        d.cleanup()
-        if name in host_links():
-            subprocess.run(["ip", "link", "del", name], check=False)
-        forwarding.write_text(before)
 
 
 def dockyard(daemon: Daemon, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

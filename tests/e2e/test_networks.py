@@ -11,17 +11,15 @@ chains go with the daemon. Traffic only flows between this host and its containe
 from __future__ import annotations
 
 import json
-import secrets
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import docker  # docker-py, a dev dependency
 import docker.errors
 import pytest
 
-from dockyard.testing.daemon import Daemon
+from dockyard.testing.daemon import Daemon, own_bridge, running
 from dockyard.testing.names import unique
 from dockyard.testing.netns import host_links, iptables_save, wait_for_http
 
@@ -31,18 +29,8 @@ pytestmark = pytest.mark.requires("root")
 @pytest.fixture
 def daemon() -> Iterator[Daemon]:
     """A daemon whose default bridge is a test bridge (deleted at the end if made)."""
-    name = "dyt" + secrets.token_hex(4)
-    forwarding = Path("/proc/sys/net/ipv4/ip_forward")
-    before = forwarding.read_text()
-    d = Daemon.start(config={"bridge": name, "bip": f"10.238.{secrets.randbelow(250)}.1/24"})
-    try:
+    with own_bridge(238) as config, running(config=config) as d:
         yield d
-        d.stop()
-    finally:
-        d.cleanup()
-        if name in host_links():
-            subprocess.run(["ip", "link", "del", name], check=False)
-        forwarding.write_text(before)  # the daemon turns IPv4 forwarding on, as dockerd
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ with back-off, ``RestartCount``, explicit stops, and what a daemon restart start
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import docker  # docker-py, a dev dependency
@@ -17,18 +17,6 @@ from dockyard.testing.names import unique
 from .test_live_restore import shim_pid
 
 pytestmark = pytest.mark.requires("root")
-
-
-@pytest.fixture
-def names(daemon: Daemon) -> Iterator[list[str]]:
-    made: list[str] = []
-    try:
-        yield made
-    finally:
-        if daemon.proc is not None and daemon.proc.poll() is not None:
-            daemon.restart()
-        for n in made:
-            daemon.docker("rm", "-f", n, check=False, timeout=30)
 
 
 def run(daemon: Daemon, names: list[str], *args: str) -> str:

@@ -76,6 +76,7 @@ class Resources(Value):
         "cpuset_cpus",
         "cpuset_mems",
         "devices",
+        "disable_oom_killer",
         "memory_limit",
         "memory_reservation",
         "memory_swap",
@@ -95,6 +96,7 @@ class Resources(Value):
         "pids_limit",
         "blkio_weight",
         "devices",
+        "disable_oom_killer",
     )
 
     def __init__(
@@ -110,6 +112,7 @@ class Resources(Value):
         pids_limit: int | None = None,
         blkio_weight: int | None = None,
         devices: tuple[DeviceRule, ...] = (),
+        disable_oom_killer: bool | None = None,
     ) -> None:
         self.memory_limit = memory_limit
         self.memory_reservation = memory_reservation
@@ -122,6 +125,9 @@ class Resources(Value):
         self.pids_limit = pids_limit
         self.blkio_weight = blkio_weight
         self.devices = devices
+        # memory.disableOOMKiller: True writes memory.oom_control (v1 only); as runc,
+        # false is "leave it" (None), since a new cgroup has the killer enabled
+        self.disable_oom_killer = disable_oom_killer
 
     @property
     def cpu_weight(self) -> int | None:
@@ -186,6 +192,7 @@ class Resources(Value):
             pids_limit=_int(pids, "pids.limit"),
             blkio_weight=weight,
             devices=_devices(d.get("devices")),
+            disable_oom_killer=_oom_killer(memory),
         )
 
 
@@ -216,6 +223,17 @@ def _int(section: dict[str, Any], field: str, *, minimum: int | None = None) -> 
             f"{PREFIX}.{field}: expected an integer >= {minimum}, got {value!r}"
         )
     return value
+
+
+def _oom_killer(memory: dict[str, Any]) -> bool | None:
+    value = memory.get("disableOOMKiller")
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise errors.InvalidArgument(
+            f"{PREFIX}.memory.disableOOMKiller: expected true or false, got {value!r}"
+        )
+    return True if value else None
 
 
 def _unset_zero(value: int | None) -> int | None:

@@ -33,6 +33,7 @@ log = lazylog.getLogger(__name__)
 
 MEMORY_LIMIT = "memory.limit_in_bytes"
 MEMSW_LIMIT = "memory.memsw.limit_in_bytes"
+OOM_CONTROL = "memory.oom_control"
 
 
 def device_writes(rules: Sequence[DeviceRule]) -> list[tuple[str, str]]:
@@ -206,6 +207,9 @@ class CgroupV1Manager:
                 files.write(os.path.join(d, name), line)
         if r.memory_limit is not None or r.memory_swap is not None:
             self._set_memory(r)
+        if r.disable_oom_killer:
+            d = self._require("memory", "disable the OOM killer")
+            files.write(os.path.join(d, OOM_CONTROL), "1")
         if r.memory_reservation is not None:
             d = self._require("memory", "set a memory reservation")
             files.write(os.path.join(d, "memory.soft_limit_in_bytes"), str(r.memory_reservation))
@@ -342,7 +346,7 @@ class CgroupV1Manager:
         memory = self._controller("memory")
         if memory is None:
             return 0
-        return files.read_keyed(os.path.join(memory, "memory.oom_control")).get("oom_kill", 0)
+        return files.read_keyed(os.path.join(memory, OOM_CONTROL)).get("oom_kill", 0)
 
     def oom_killed(self) -> bool:
         return self._oom_kills() > 0

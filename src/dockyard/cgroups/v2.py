@@ -120,6 +120,8 @@ class CgroupV2Manager:
                 len(r.devices),
                 d,
             )
+        if r.disable_oom_killer:  # as runc: v2 has no switch for it
+            log.warning("cgroup v2 cannot disable the OOM killer: ignored for %s", d)
         self._set_memory(r)
         if r.cpu_weight is not None:
             files.write(os.path.join(d, "cpu.weight"), str(r.cpu_weight))

@@ -8,6 +8,7 @@ from dockyard.cli.errors import CommandFailed, UsageError
 from dockyard.cli.flags import LIST, STRING, Flag, parse_int
 from dockyard.cli.hostflags import HOST_FLAGS, host_settings
 from dockyard.cli.netflags import NET_FLAGS, net_settings, with_proxy_env
+from dockyard.cli.runtimeflags import RUNTIME_FLAGS, runtime_settings
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -49,7 +50,9 @@ _CREATE_FLAGS = [
     Flag("workdir", "w", STRING, "Working directory inside the container"),
     Flag("label-file", kind=LIST, help="Read in a line delimited file of labels"),
 ]
-CREATE_FLAGS = sorted([*_CREATE_FLAGS, *HOST_FLAGS, *NET_FLAGS], key=lambda f: f.long)
+CREATE_FLAGS = sorted(
+    [*_CREATE_FLAGS, *HOST_FLAGS, *NET_FLAGS, *RUNTIME_FLAGS], key=lambda f: f.long
+)
 
 _BINARY_UNITS = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
 
@@ -190,6 +193,7 @@ def container_config(opts: dict[str, Any], args: list[str], *, detach: bool) -> 
     if opts["init"]:
         host["Init"] = True
     host.update(host_settings(opts, ram_in_bytes))
+    host.update(runtime_settings(opts))  # --runtime, --device-cgroup-rule, --oom-kill-disable
     net_config, net_host, networking = net_settings(opts, host["NetworkMode"])
     config.update(net_config)  # -p, -P, --dns, --add-host, --ip, ... (cli/netflags.py)
     host.update(net_host)

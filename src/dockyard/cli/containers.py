@@ -147,7 +147,10 @@ def rm(ctx: Context, argv: list[str]) -> int:
     opts, args = RM.parse(argv)
     client = ctx.client()
     return for_each_container(
-        args, lambda n: client.remove_container(n, force=opts["force"], volumes=opts["volumes"])
+        args,
+        lambda n: client.remove_container(
+            n, force=opts["force"], volumes=opts["volumes"], link=opts["link"]
+        ),
     )
 
 

@@ -1,7 +1,8 @@
 """The ``create``/``run`` options of limits, privileges and devices, and the
 ``HostConfig`` fields they set, spelled as the docker CLI sends them: ``--memory-swap``,
 ``--cpu-shares``, ``--ulimit``, ``--device``, ``--security-opt``, ``--sysctl``,
-``--group-add``, ``--oom-score-adj``, ``--log-driver``/``--log-opt`` and the like.
+``--group-add``, ``--oom-score-adj``, ``--log-driver``/``--log-opt``, the namespace modes
+(``--ipc``, ``--pid``, ``--uts``, ``--cgroupns``), ``--shm-size`` and the like.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
 
 HOST_FLAGS = [
     Flag("blkio-weight", kind=STRING, help="Block IO (relative weight), between 10 and 1000"),
+    Flag("cgroupns", kind=STRING, help="Cgroup namespace to use (host|private)"),
     Flag("cpu-period", kind=STRING, help="Limit CPU CFS (Completely Fair Scheduler) period"),
     Flag("cpu-quota", kind=STRING, help="Limit CPU CFS (Completely Fair Scheduler) quota"),
     Flag("cpu-shares", "c", STRING, "CPU shares (relative weight)"),
@@ -24,14 +26,18 @@ HOST_FLAGS = [
     Flag("device", kind=LIST, help="Add a host device to the container"),
     Flag("domainname", kind=STRING, help="Container NIS domain name"),
     Flag("group-add", kind=LIST, help="Add additional groups to join"),
+    Flag("ipc", kind=STRING, help="IPC mode to use"),
     Flag("log-driver", kind=STRING, help="Logging driver for the container"),
     Flag("log-opt", kind=LIST, help="Log driver options"),
     Flag("memory-reservation", kind=STRING, help="Memory soft limit"),
     Flag("memory-swap", kind=STRING, help="Swap limit equal to memory plus swap: -1 unlimited"),
     Flag("oom-score-adj", kind=STRING, help="Tune host's OOM preferences (-1000 to 1000)"),
+    Flag("pid", kind=STRING, help="PID namespace to use"),
     Flag("security-opt", kind=LIST, help="Security Options"),
+    Flag("shm-size", kind=STRING, help="Size of /dev/shm"),
     Flag("sysctl", kind=LIST, help="Sysctl options"),
     Flag("ulimit", kind=LIST, help="Ulimit options"),
+    Flag("uts", kind=STRING, help="UTS namespace to use"),
 ]
 
 _DEVICE_MODES = set("rwm")
@@ -124,6 +130,31 @@ def host_settings(opts: dict[str, Any], ram_in_bytes: Callable[[str, str], int])
         host["GroupAdd"] = list(opts["group_add"])
     if opts["log_driver"] or opts["log_opt"]:
         host["LogConfig"] = _log_config(opts["log_driver"] or "", opts["log_opt"])
+    host.update(_namespace_modes(opts, ram_in_bytes))
+    return host
+
+
+def _namespace_modes(
+    opts: dict[str, Any], ram_in_bytes: Callable[[str, str], int]
+) -> dict[str, Any]:
+    """``--ipc``, ``--pid``, ``--uts``, ``--cgroupns`` (checked as the docker CLI does; the
+    daemon checks ``--ipc``) and ``--shm-size``."""
+    host: dict[str, Any] = {}
+    pid = opts["pid"] or ""
+    kind, _, target = pid.partition(":")
+    if pid and not (pid == "host" or (kind == "container" and target)):
+        raise _mode_error("--pid: invalid PID mode")
+    if (opts["uts"] or "") not in ("", "host"):
+        raise _mode_error("--uts: invalid UTS mode")
+    if (opts["cgroupns"] or "") not in ("", "host", "private"):
+        raise _mode_error("--cgroupns: invalid CGROUP mode")
+    for flag, key in (("ipc", "IpcMode"), ("pid", "PidMode"), ("uts", "UTSMode")):
+        if opts[flag]:
+            host[key] = opts[flag]
+    if opts["cgroupns"]:
+        host["CgroupnsMode"] = opts["cgroupns"]
+    if opts["shm_size"]:
+        host["ShmSize"] = ram_in_bytes(opts["shm_size"], "--shm-size")
     return host
 
 
@@ -136,3 +167,9 @@ def _log_config(driver: str, options: list[str]) -> dict[str, Any]:
         key, _, value = spec.partition("=")
         config[key] = value
     return {"Type": driver, "Config": dict(sorted(config.items()))}  # as Go marshals a map
+
+
+def _mode_error(message: str) -> UsageError:
+    """docker's report of a bad mode: no usage lines, status 125."""
+    hint = "Run 'dockyard run --help' for more information"
+    return UsageError(f"dockyard: {message}\n\n{hint}", None)

@@ -24,6 +24,7 @@ NET_FLAGS = [
     Flag("dns-search", kind=LIST, help="Set custom DNS search domains"),
     Flag("expose", kind=LIST, help="Expose a port or a range of ports"),
     Flag("ip", kind=STRING, help="IPv4 address (e.g., 172.30.100.104)"),
+    Flag("link", kind=LIST, help="Add link to another container"),
     Flag("mac-address", kind=STRING, help="Container MAC address (e.g., 92:d0:c6:0a:29:33)"),
     Flag("network-alias", kind=LIST, help="Add network-scoped alias for the container"),
     Flag("publish", "p", LIST, "Publish a container's port(s) to the host"),
@@ -53,6 +54,14 @@ def _add_host(spec: str) -> str:
     if addr != "host-gateway":
         addr = _ip(addr.strip("[]"), "add-host")
     return f"{host}:{addr}"
+
+
+def _link(spec: str) -> str:
+    """``name[:alias]`` as the docker CLI checks it."""
+    name, sep, alias = spec.partition(":")
+    if not name or (sep and not alias) or alias.count(":"):
+        raise _bad(spec, "link", f"invalid link format: {spec}")
+    return spec
 
 
 def _mac(value: str) -> str:
@@ -105,6 +114,8 @@ def net_settings(opts: dict[str, Any], network_mode: str) -> tuple[dict[str, Any
         host["DnsOptions"] = [*opts["dns_option"], *opts["dns_opt"]]
     if opts["add_host"]:
         host["ExtraHosts"] = [_add_host(h) for h in opts["add_host"]]
+    if opts["link"]:
+        host["Links"] = [_link(spec) for spec in opts["link"]]
     endpoint: dict[str, Any] = {}
     if opts["ip"]:
         endpoint["IPAMConfig"] = {"IPv4Address": _ip(opts["ip"], "ip")}

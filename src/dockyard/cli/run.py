@@ -178,9 +178,6 @@ def attach_session(
     """Attach (then wait and start, for run/start -a), copy the streams, return the exit
     status (0 after a detach; ``escape_fails``: docker attach's "read escape sequence"
     and status 1)."""
-    import signal
-    import threading
-
     from dockyard._internal.detachkeys import DEFAULT_DETACH_KEYS, parse_detach_keys
     from dockyard.cli.session import copy_session
     from dockyard.client.errors import APIError
@@ -212,22 +209,11 @@ def attach_session(
             waiter.close()
         raise
 
-    restore: list[Any] = []
-    if sig_proxy and not tty:
+    restore = None
+    if sig_proxy and not tty:  # every signal to the container (cli/sigproxy.py)
+        from dockyard.cli import sigproxy
 
-        def forward(signum: int, _frame: Any) -> None:
-            name = signal.Signals(signum).name
-
-            def send() -> None:
-                try:
-                    client.kill(container_id, name)
-                except Exception:
-                    pass
-
-            threading.Thread(target=send, daemon=True).start()
-
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
-            restore.append((sig, signal.signal(sig, forward)))
+        restore = sigproxy.install(client, container_id)
     try:
         detached = copy_session(
             conn,
@@ -237,8 +223,8 @@ def attach_session(
             resize=lambda h, w: client.resize(container_id, h, w),
         )
     finally:
-        for sig, previous in restore:
-            signal.signal(sig, previous)
+        if restore is not None:
+            restore()
     if detached:
         if waiter is not None:
             waiter.close()

@@ -265,8 +265,10 @@ class APIClient:
     def resize(self, ref: str, height: int, width: int) -> None:
         self._post(f"/containers/{quote_name(ref)}/resize", {"h": height, "w": width})
 
-    def remove_container(self, ref: str, force: bool = False, volumes: bool = False) -> None:
-        query = {"force": force or None, "v": volumes or None}
+    def remove_container(
+        self, ref: str, force: bool = False, volumes: bool = False, link: bool = False
+    ) -> None:
+        query = {"force": force or None, "v": volumes or None, "link": link or None}
         self.transport.request("DELETE", f"/containers/{quote_name(ref)}", query=query).read()
 
     def top(self, ref: str, ps_args: str | None = None) -> JSON:

@@ -26,6 +26,7 @@ from dockyard.engine.execs import ExecService
 from dockyard.engine.images import ImageService
 from dockyard.engine.networkrecord import NetworkSettings
 from dockyard.engine.networks import NetworkService, container_lookup
+from dockyard.engine.runtimes import RuntimeRegistry
 from dockyard.engine.system import SystemService, SystemSettings
 from dockyard.engine.volumes import VolumeService
 from dockyard.images.imagestore import ImageStore
@@ -82,6 +83,7 @@ def build(config: DaemonConfig) -> Engine:
             runtime=config.runtimes.get(config.default_runtime, config.default_runtime),
             cgroup_parent=config.cgroup_parent,
             init_path=config.init_path,
+            runtimes=RuntimeRegistry(config.default_runtime, config.runtimes),
         ),
         events,
         volumes=VolumeService(config.data_root, events),  # loaded by containers.start_service

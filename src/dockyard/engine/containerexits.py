@@ -21,6 +21,7 @@ from dockyard.images.rootfs import unmount_container
 from dockyard.shim import protocol
 from dockyard.shim.logs import rfc3339_nano
 
+from . import nsmodes
 from .containerrecord import Container
 from .shims import read_exit
 
@@ -96,6 +97,7 @@ class ContainerExits:
         def cleanup() -> None:
             if os.path.ismount(rootfs):
                 unmount_container(rootfs)
+            nsmodes.unmount_shm(self._data_dir(c.id))  # a shareable /dev/shm (nsmodes.py)
 
         # what the run held goes first, while the record still says running: a start
         # right after the exit (docker start, a restart) must not see its fresh rootfs

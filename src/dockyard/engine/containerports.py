@@ -23,7 +23,7 @@ from dockyard.network.dns import DnsServer
 from dockyard.network.firewall import PublishedPort
 from dockyard.network.portproxy import PortProxy
 
-from . import etcfiles
+from . import etcfiles, links
 from .containernet import BridgeLinks
 from .containerrecord import Container
 from .networkrecord import ContainerRef, EndpointRecord, NetworkRecord
@@ -112,10 +112,23 @@ class ContainerNetworking:
         ref = ContainerRef(c.id, c.name.lstrip("/"), False, 0, mode)
         await self.networks.join_created(ref, primary, ip, aliases, mac)
 
-    def write_etc_files(self, c: Container, files: Path, hostname: str, mode: str) -> None:
+    def write_etc_files(
+        self,
+        c: Container,
+        files: Path,
+        hostname: str,
+        mode: str,
+        linked: Sequence[links.Link] = (),
+    ) -> None:
         """The container's hostname, hosts and resolv.conf (``etcfiles.py``): the embedded
-        DNS on a user-defined network, ``host-gateway`` as the default bridge's gateway."""
+        DNS on a user-defined network, ``host-gateway`` as the default bridge's gateway,
+        a line per ``--link`` on the default bridge."""
         primary = self._primary(mode)
+        linked_hosts = [
+            (address, links.hosts_names(link))
+            for link, address in self._on_bridge(primary, linked)
+            if address
+        ]
         embedded = primary is not None and self.networks.is_user_network(primary)
         gateway = self.networks.gateway_of("bridge") or (
             self.networks.gateway_of(primary) if primary else ""
@@ -128,7 +141,27 @@ class ContainerNetworking:
             daemon_dns=self.dns,
             host_gateway=gateway,
             embedded=embedded,
+            linked_hosts=linked_hosts,
         )
+
+    def _on_bridge(
+        self, primary: str | None, linked: Sequence[links.Link]
+    ) -> list[tuple[links.Link, str]]:
+        """Each link with its target's address on the default bridge; none unless the
+        container itself is on the default bridge (links elsewhere are DNS names only)."""
+        if primary != "bridge":
+            return []
+        out = []
+        for link in linked:
+            joined = self.networks.endpoints_of(link.target.id).get("bridge")
+            out.append((link, joined[1].address if joined else ""))
+        return out
+
+    def link_env(self, c: Container, linked: Sequence[links.Link]) -> list[str]:
+        """dockerd's variables of the container's links (default bridge only)."""
+        primary = self._primary(str(c.host_config.get("NetworkMode") or "default"))
+        return [e for link, address in self._on_bridge(primary, linked)
+                for e in links.env(link, address)]  # fmt: skip
 
     async def restore(self, c: Container) -> None:
         """A container still running from before a daemon restart: its links are there,
@@ -166,9 +199,10 @@ class ContainerNetworking:
             host_text = ""
         container_id = c.id
         dns = [str(d) for d in c.host_config.get("Dns") or []]
+        aliases = links.dns_aliases(c.host_config)  # --link: names for this container only
         server = DnsServer(
             f"/proc/{pid}/ns/net",
-            lambda name: self.networks.resolve(container_id, name),
+            lambda name: self.networks.resolve(container_id, aliases.get(name.lower(), name)),
             etcfiles.upstream_resolvers(host_text, dns, self.dns),
         )
         await server.start()

@@ -39,8 +39,9 @@ class ContainerQueries:
     if TYPE_CHECKING:
         _containers: dict[str, Container]
         _attaches: dict[str, builtins.list[AttachSession]]
-        _runtime: str
         events: EventLog
+
+        def _runtime_for(self, c: Container) -> str: ...
 
         @property
         def _runtime_root(self) -> Path: ...
@@ -179,7 +180,8 @@ class ContainerQueries:
         c = self._get(ref)
         if not c.running:
             raise Conflict(f"Container {c.id} is not running")
-        out = await run_runtime(self._runtime, self._runtime_root, "ps", "--format", "json", c.id)
+        runtime = self._runtime_for(c)
+        out = await run_runtime(runtime, self._runtime_root, "ps", "--format", "json", c.id)
         pids = {int(p) for p in json.loads(out or "[]")}
         proc = await asyncio.create_subprocess_exec(
             "ps",

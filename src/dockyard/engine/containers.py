@@ -24,7 +24,6 @@ import os
 import secrets
 import shutil
 import signal as signals
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +41,7 @@ from dockyard.images.rootfs import (
 from dockyard.shim import protocol
 from dockyard.shim.logs import parse_size, rfc3339_nano
 
-from . import devices, names, specgen, specprocess
+from . import cgrouprules, devices, links, names, nsmodes, specgen, specprocess
 from .attach import AttachSession
 from .containerexits import ContainerExits
 from .containerfiles import ContainerFiles
@@ -55,6 +54,7 @@ from .events import EventLog
 from .mounts import ContainerMounts, copy_up, points_of
 from .reconcile import ContainerRecovery
 from .restarts import ContainerRestarts, RestartTimers, check_policy
+from .runtimes import RuntimeRegistry
 from .shims import ShimOptions, ShimPool
 from .volumes import VolumeService
 
@@ -85,6 +85,8 @@ class ContainerSettings:
     cgroup_parent: str = "/dockyard"  # each container's cgroup is <parent>/<id>
     spare_shim: bool = True  # keep a shim ready (engine/shims.py ShimPool)
     init_path: str = ""  # --init's binary; "" finds docker-init or tini on PATH
+    # the daemon's runtimes by name; None: ``runtime`` alone (engines without a daemon)
+    runtimes: RuntimeRegistry | None = None
 
 
 class ContainerService(
@@ -112,7 +114,7 @@ class ContainerService(
         self.volumes = volumes or VolumeService(settings.data_root, self.events)
         self.mounts = ContainerMounts(self.volumes, self.events, self._get)  # volumes, binds
         self.networking: ContainerNetworking | None = None  # set by the daemon's wiring
-        self._runtime = resolve_runtime(settings.runtime)
+        self.runtimes = settings.runtimes or RuntimeRegistry.single(settings.runtime)
         self._containers: dict[str, Container] = {}
         self._names: dict[str, str] = {}
         self._lock = asyncio.Lock()  # names, create, remove
@@ -142,6 +144,10 @@ class ContainerService(
     def _cgroups_path(self, cid: str) -> str:
         return f"{self.settings.cgroup_parent.rstrip('/')}/{cid}"
 
+    def _runtime_for(self, c: Container) -> str:
+        """The binary of ``c``'s own runtime (``HostConfig.Runtime``, runtimes.py)."""
+        return self.runtimes.path_of(c.host_config)
+
     # -- life of the service -----------------------------------------------------------
 
     async def start_service(self) -> None:
@@ -158,6 +164,7 @@ class ContainerService(
                 continue
             self._containers[c.id] = c
             self._names[c.name] = c.id
+            c.host_config.setdefault("Runtime", self.runtimes.default)  # older records
             self.mounts.restore(c)  # volume references (and mounts of running ones)
         await self._reconcile()  # live restore, stale runs, restart policies (reconcile.py)
         if self.networking is not None:  # rules and published ports of live containers
@@ -223,6 +230,7 @@ class ContainerService(
             raise InvalidArgument("no image given: set Image")
         host_config = dict(body.get("HostConfig") or {})
         warnings = self._check_host_config(host_config, body)
+        self.runtimes.choose(host_config)  # HostConfig.Runtime: the name, checked
 
         def find_image() -> tuple[str, dict[str, Any]]:
             try:
@@ -248,7 +256,15 @@ class ContainerService(
             while wanted is None or wanted in self._names:
                 wanted = names.generate(retry)
                 retry += 1
+            mode = str(host_config.get("NetworkMode") or self.settings.default_network)
+            if self.networking is not None:  # --link (links.py), as dockerd stores it
+                host_config["Links"] = links.normalize(
+                    host_config.get("Links"), wanted, mode, self._get
+                )
             cid = new_id(self._containers)
+            if not config.get("Hostname") and not mode.startswith("container:"):
+                # inspect shows the hostname the container gets, as dockerd's
+                config["Hostname"] = specgen.hostname_of(cid, config, mode)
             now = time.time_ns()
             c = Container(
                 id=cid,
@@ -319,7 +335,9 @@ class ContainerService(
         if not hc.get("Privileged"):  # as dockerd, inspect shows them
             hc["MaskedPaths"], hc["ReadonlyPaths"] = specgen.system_paths(hc)
         warnings += devices.check_resources(hc)
+        warnings += cgrouprules.check(hc)  # --device-cgroup-rule, --oom-kill-disable
         check_policy(hc)  # restart policy names, counts, --rm
+        nsmodes.check_modes(hc, body or {}, lambda ref: self._get(ref).id)  # --ipc, --pid, ...
         return warnings
 
     # -- start -------------------------------------------------------------------------
@@ -335,6 +353,7 @@ class ContainerService(
             await self._start(c)
 
     async def _start(self, c: Container) -> None:
+        runtime = self.runtimes.path_for_start(c.host_config)  # before anything is set up
         bundle = self._bundle(c.id)
         data_dir = self._data_dir(c.id)
         rootfs = bundle / "rootfs"
@@ -343,6 +362,9 @@ class ContainerService(
 
         def prepare() -> None:
             nonlocal files, netns_path
+            linked = links.resolve(c, self._get)  # every --link target runs
+            # --ipc/--pid container:<id> targets; a shareable /dev/shm is mounted
+            joined = nsmodes.resolve(c.host_config, data_dir, self._get, self._data_dir)
             if mode.startswith("container:"):  # its namespace, hostname, files (dockerd's)
                 from .containerports import joined_netns
 
@@ -359,7 +381,7 @@ class ContainerService(
                 if netns_path:
                     pass  # the other container's files
                 elif self.networking is not None:  # --dns, --add-host, embedded DNS
-                    self.networking.write_etc_files(c, data_dir, hostname, mode)
+                    self.networking.write_etc_files(c, data_dir, hostname, mode, linked)
                 else:
                     specgen.write_etc_files(data_dir, hostname, mode)
                 workdir = str(c.config.get("WorkingDir") or "")
@@ -378,7 +400,13 @@ class ContainerService(
                     init_path=self.settings.init_path,
                     mount_points=points,
                     netns_path=netns_path,
+                    joined=joined,
                 )
+                if linked and self.networking is not None:  # dockerd's link variables
+                    process = spec["process"]
+                    process["env"] = links.merge_env(
+                        process["env"], self.networking.link_env(c, linked)
+                    )
                 (bundle / "config.json").write_text(json.dumps(spec, indent=1))
                 (data_dir / "exit.json").unlink(missing_ok=True)
             except BaseException:
@@ -389,6 +417,7 @@ class ContainerService(
         try:
             await asyncio.to_thread(prepare)
         except BaseException as e:
+            await asyncio.to_thread(nsmodes.unmount_shm, data_dir)  # a shareable /dev/shm
             await self.mounts.deactivate(c)
             # no spec (a --device or --group-add that does not resolve): end the waiting
             # attaches and honour --rm, as when the runtime fails
@@ -405,7 +434,7 @@ class ContainerService(
             bundle=bundle,
             state_dir=data_dir,
             exec_root=self.settings.exec_root,
-            runtime=self._runtime,
+            runtime=runtime,
             cgroups_path=self._cgroups_path(c.id),
             log_file=data_dir / f"{c.id}-json.log",
             log_max_size=parse_size(str(log_config.get("max-size", ""))),
@@ -419,6 +448,7 @@ class ContainerService(
             pid = await self._shims.spawn(opts)
         except BaseException as e:
             await asyncio.to_thread(unmount_container, rootfs)
+            await asyncio.to_thread(nsmodes.unmount_shm, data_dir)
             await self.mounts.deactivate(c)
             c.error = str(e)
             for session in self._attaches.pop(c.id, []):
@@ -493,6 +523,17 @@ class ContainerService(
                 raise Conflict(f"removal of container {c.id[:12]} is already in progress")
             await self._remove_now(c, volumes)
 
+    async def remove_link(self, link_name: str) -> None:
+        """``rm --link /web/alias``: container web forgets that link (links.py)."""
+        parent_name, _, alias = ("/" + link_name.strip("/")).rpartition("/")
+        if not parent_name:
+            raise Conflict("Conflict, cannot remove the default link name of the container")
+        parent = self._get(parent_name)
+        async with self._lock_of(parent):
+            name = f"{parent.name}/{alias}"
+            parent.host_config["Links"] = links.without(parent.host_config, name) or None
+            await self._save(parent)
+
     async def _remove_now(self, c: Container, volumes: bool = False) -> None:
         c.status = "removing"
         await asyncio.to_thread(c.save, self._data_dir(c.id))
@@ -505,6 +546,7 @@ class ContainerService(
             rootfs = bundle / "rootfs"
             if os.path.ismount(rootfs):
                 unmount_container(rootfs)
+            nsmodes.unmount_shm(self._data_dir(c.id))  # before its dir goes
             try:
                 remove_container(self.store, c.id)
             except NotFound:
@@ -545,17 +587,6 @@ class ContainerService(
             self._names[wanted] = c.id
             await self._save(c)
         self.events.container(c, "rename", {"oldName": old})
-
-
-def resolve_runtime(runtime: str) -> str:
-    """The runtime's path: as given, on PATH, or next to our interpreter (the venv)."""
-    if os.sep in runtime:
-        return runtime
-    found = shutil.which(runtime)
-    if found:
-        return found
-    beside = Path(sys.executable).parent / runtime
-    return str(beside) if beside.exists() else runtime
 
 
 def new_id(taken: dict[str, Container]) -> str:

@@ -47,8 +47,9 @@ class ContainerSignals:
     if TYPE_CHECKING:
         _containers: dict[str, Container]
         _changed: asyncio.Condition
-        _runtime: str
         events: EventLog
+
+        def _runtime_for(self, c: Container) -> str: ...
 
         @property
         def _runtime_root(self) -> Path: ...
@@ -105,7 +106,7 @@ class ContainerSignals:
         self.events.container(c, "kill", {"signal": str(sig)})
         if c.status == "paused" and sig == signals.SIGKILL:
             with contextlib.suppress(SystemFault):
-                await run_runtime(self._runtime, self._runtime_root, "resume", c.id)
+                await run_runtime(self._runtime_for(c), self._runtime_root, "resume", c.id)
 
     async def _wait_exit(self, c: Container, exits: int, timeout: float | None) -> bool:
         async def wait() -> None:
@@ -174,7 +175,7 @@ class ContainerSignals:
                 raise Conflict(f"Container {c.id} is not running")
             if c.status == "paused":
                 raise Conflict(f"Container {c.id} is already paused")
-            await run_runtime(self._runtime, self._runtime_root, "pause", c.id)
+            await run_runtime(self._runtime_for(c), self._runtime_root, "pause", c.id)
             c.status = "paused"
             await self._save(c)
         self.events.container(c, "pause")
@@ -184,7 +185,7 @@ class ContainerSignals:
         async with self._lock_of(c):
             if c.status != "paused":
                 raise Conflict(f"Container {c.id} is not paused")
-            await run_runtime(self._runtime, self._runtime_root, "resume", c.id)
+            await run_runtime(self._runtime_for(c), self._runtime_root, "resume", c.id)
             c.status = "running"
             await self._save(c)
         self.events.container(c, "unpause")

@@ -127,7 +127,9 @@ def container_devices(
         d, r = from_mapping(m)
         devices += d
         rules += r
-    return devices, rules
+    from .cgrouprules import device_rules  # --device-cgroup-rule, after the mappings
+
+    return devices, rules + device_rules(host_config)
 
 
 def blkio_weight_supported(cgroup_root: Path = Path("/sys/fs/cgroup")) -> bool:

@@ -155,8 +155,10 @@ def write_etc_files(
     daemon_dns: Sequence[str] = (),
     host_gateway: str = "",
     embedded: bool = False,
+    linked_hosts: Sequence[tuple[str, str]] = (),
 ) -> None:
-    """hostname, hosts and resolv.conf of a container into its data dir ``files``."""
+    """hostname, hosts and resolv.conf of a container into its data dir ``files``
+    (``linked_hosts``: (address, names) of its ``--link`` targets)."""
 
     def read(path: str) -> str:
         try:
@@ -165,7 +167,7 @@ def write_etc_files(
             return ""
 
     hc = host_config or {}
-    extra = extra_hosts(hc.get("ExtraHosts"), host_gateway)
+    extra = extra_hosts(hc.get("ExtraHosts"), host_gateway) + list(linked_hosts)
     (files / "hostname").write_text(hostname + "\n")
     host_hosts = read("/etc/hosts") if network_mode == "host" else None
     (files / "hosts").write_text(hosts_file(network_mode, extra, host_hosts))

@@ -31,6 +31,7 @@ from dockyard.errors import Conflict, DockyardError, NotFound, SystemFault
 from dockyard.images.rootfs import unmount_container
 from dockyard.shim import protocol
 
+from . import nsmodes
 from .containerrecord import ZERO_TIME, Container
 from .restarts import RestartPolicy, should_restart
 from .shims import read_exit, run_runtime
@@ -45,7 +46,8 @@ class ContainerRecovery:
 
     if TYPE_CHECKING:
         _containers: dict[str, Container]
-        _runtime: str
+
+        def _runtime_for(self, c: Container) -> str: ...
 
         @property
         def _runtime_root(self) -> Path: ...
@@ -126,7 +128,8 @@ class ContainerRecovery:
         killed with it), the container's cgroup, the rootfs mount."""
         if (self._runtime_root / c.id).exists():
             try:
-                await run_runtime(self._runtime, self._runtime_root, "delete", "--force", c.id)
+                runtime = self._runtime_for(c)
+                await run_runtime(runtime, self._runtime_root, "delete", "--force", c.id)
             except SystemFault as e:
                 log.warning("container %s: %s", c.id[:12], e)
         await asyncio.to_thread(self._clean_stale_host, c)
@@ -146,6 +149,7 @@ class ContainerRecovery:
             if os.path.ismount(rootfs):
                 log.info("container %s: unmounting its stale rootfs", c.id[:12])
                 unmount_container(rootfs)
+            nsmodes.unmount_shm(self._data_dir(c.id))  # a shareable /dev/shm (nsmodes.py)
         except (DockyardError, OSError) as e:
             log.warning("unmounting %s: %s", rootfs, e)
 

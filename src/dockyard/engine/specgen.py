@@ -17,8 +17,8 @@ from typing import Any
 from dockyard.errors import InvalidArgument
 from dockyard.images.users import resolve_user
 
+from . import cgrouprules, etcfiles, mountspecs, nsmodes, specprocess
 from . import devices as host_devices
-from . import etcfiles, mountspecs, specprocess
 from .containerrecord import MountPoint
 from .specprocess import (
     INIT_IN_CONTAINER,
@@ -124,6 +124,7 @@ def _resources(
             memory["swap"] = 2 * memory["limit"]  # Docker's default: as much swap as memory
     if host_config.get("MemoryReservation"):
         memory["reservation"] = int(host_config["MemoryReservation"])
+    memory.update(cgrouprules.memory_settings(host_config))  # --oom-kill-disable
     if memory:
         res["memory"] = memory
     cpu: dict[str, Any] = {}
@@ -199,6 +200,7 @@ def container_spec(
     init_path: str = "",
     mount_points: Sequence[MountPoint] | None = None,
     netns_path: str = "",
+    joined: nsmodes.Joined | None = None,
 ) -> dict[str, Any]:
     """The OCI config.json of a container (``files``: its hostname/hosts/resolv.conf;
     ``init_path``: the host's init binary, used when ``HostConfig.Init`` is set;
@@ -218,7 +220,9 @@ def container_spec(
         args = [INIT_IN_CONTAINER, "--", *args]
     user = resolve_user(rootfs, str(config.get("User") or ""))
     process = process_spec(config, host_config, args=args, env=env, user=user, rootfs=rootfs)
-    mounts = default_mounts(privileged)
+    mounts = [m for m in default_mounts(privileged) if m["destination"] != "/dev/shm"]
+    shm = nsmodes.shm_mount(host_config, joined)  # ShmSize, --ipc (nsmodes.py)
+    mounts += [shm] if shm else []
     etc_opts = ["rbind", "rprivate"] + (["ro"] if host_config.get("ReadonlyRootfs") else [])
     for name in ("resolv.conf", "hostname", "hosts"):
         mounts.append({"destination": f"/etc/{name}", "type": "bind",
@@ -228,7 +232,7 @@ def container_spec(
     mounts = [m for m in mounts if m["destination"] not in taken] + user_mounts
     if host_config.get("Init"):
         mounts.append(init_mount(find_init(init_path)))
-    namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount")]
+    namespaces = nsmodes.namespaces(host_config, joined)  # pid, ipc, uts, mount, cgroup
     if netns_path:
         namespaces.append({"type": "network", "path": netns_path})
     elif network_mode != "host":
@@ -257,6 +261,9 @@ def container_spec(
     }
     if config.get("Domainname"):
         spec["domainname"] = str(config["Domainname"])
+    if nsmodes.uts_host(host_config):  # --uts host: the host's names stay untouched
+        spec.pop("hostname")
+        spec.pop("domainname", None)
     return spec
 
 

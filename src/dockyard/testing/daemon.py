@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -278,6 +279,31 @@ class Daemon:
         self.launch(*(extra or self.args))
         self.wait_ready()
 
+    def _kill_leftovers(self) -> None:
+        """SIGKILL what a failed test left running: containers' processes (in cgroups
+        under ``cgroup_parent``) and shims (their arguments name this daemon's dirs)."""
+        marker = f"{self.cgroup_parent}/"
+        found: list[int] = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) == os.getpid():
+                continue
+            try:
+                with open(f"/proc/{entry}/cgroup") as f:
+                    groups = f.read()
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    argv = f.read().decode(errors="replace")
+            except OSError:
+                continue
+            if marker in groups or str(self.dir) in argv:
+                found.append(int(entry))
+        for pid in found:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while found and time.monotonic() < deadline:
+            found = [pid for pid in found if _alive(pid)]
+            time.sleep(0.02)
+
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
@@ -289,9 +315,35 @@ class Daemon:
         self.kill()
         with contextlib.suppress(FileNotFoundError):
             self.sock.unlink()
-        manager_for(self.cgroup_parent).destroy()  # kills the containers' processes
+        self._kill_leftovers()
+        manager_for(self.cgroup_parent).destroy()
         unmount_under(self.dir)  # rootfs and volume mounts their shims did not undo
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    """``pid`` exists and is not a zombie (one waits for its parent, not for us)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+@contextlib.contextmanager
+def own_bridge(octet: int) -> Iterator[dict[str, str]]:
+    """daemon.json settings for a default bridge of the caller's own: a ``dyt…`` bridge on
+    10.<octet>.x.0/24 (x random). Afterwards the bridge is deleted if it was made and the
+    host's IPv4 forwarding is put back (a daemon turns it on, as dockerd)."""
+    name = "dyt" + secrets.token_hex(4)
+    forwarding = Path("/proc/sys/net/ipv4/ip_forward")
+    before = forwarding.read_text()
+    try:
+        yield {"bridge": name, "bip": f"10.{octet}.{secrets.randbelow(250)}.1/24"}
+    finally:
+        if os.path.exists(f"/sys/class/net/{name}"):
+            subprocess.run(["ip", "link", "del", name], capture_output=True, check=False)
+        forwarding.write_text(before)
 
 
 @contextlib.contextmanager

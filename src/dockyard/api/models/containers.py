@@ -145,6 +145,7 @@ _HOST_CONFIG_DEFAULTS: dict[str, Any] = {
     "GroupAdd": None,
     "IpcMode": "private",
     "Cgroup": "",
+    "CgroupnsMode": "host",  # a record from before nsmodes.py ran without one
     "Links": None,
     "OomScoreAdj": 0,
     "PidMode": "",
@@ -167,6 +168,7 @@ _HOST_CONFIG_DEFAULTS: dict[str, Any] = {
     "CpusetCpus": "",
     "CpusetMems": "",
     "Devices": [],
+    "DeviceCgroupRules": None,
     "MemoryReservation": 0,
     "MemorySwap": 0,
     "MemorySwappiness": None,

@@ -149,7 +149,18 @@ def register(router: Router, containers: ContainerService) -> None:
 
     @router.route("DELETE", "/containers/{id}")
     async def remove(req: Request, id: str) -> Response:
-        await containers.remove(id, force=req.q_bool("force"), volumes=req.q_bool("v"))
+        if req.q_bool("link"):  # rm --link NAME: dockerd's "default link name" refusal
+            await containers.remove_link(id)
+        else:
+            await containers.remove(id, force=req.q_bool("force"), volumes=req.q_bool("v"))
+        return empty(204)
+
+    # rm --link /web/alias: the docker CLI sends /containers//web/alias
+    @router.route("DELETE", "/containers/{parent:/?[^/]+}/{alias}")
+    async def remove_link(req: Request, parent: str, alias: str) -> Response:
+        if not req.q_bool("link"):
+            raise NotFound(f"No such container: {parent.lstrip('/')}/{alias}")
+        await containers.remove_link(f"/{parent.lstrip('/')}/{alias}")
         return empty(204)
 
     @router.route("GET", "/containers/{id}/logs")
