@@ -80,6 +80,7 @@ class Resources(Value):
         "memory_limit",
         "memory_reservation",
         "memory_swap",
+        "memory_swappiness",
         "pids_limit",
     )
 
@@ -97,6 +98,7 @@ class Resources(Value):
         "blkio_weight",
         "devices",
         "disable_oom_killer",
+        "memory_swappiness",
     )
 
     def __init__(
@@ -113,6 +115,7 @@ class Resources(Value):
         blkio_weight: int | None = None,
         devices: tuple[DeviceRule, ...] = (),
         disable_oom_killer: bool | None = None,
+        memory_swappiness: int | None = None,
     ) -> None:
         self.memory_limit = memory_limit
         self.memory_reservation = memory_reservation
@@ -128,6 +131,7 @@ class Resources(Value):
         # memory.disableOOMKiller: True writes memory.oom_control (v1 only); as runc,
         # false is "leave it" (None), since a new cgroup has the killer enabled
         self.disable_oom_killer = disable_oom_killer
+        self.memory_swappiness = memory_swappiness  # 0..100, memory.swappiness (v1 only)
 
     @property
     def cpu_weight(self) -> int | None:
@@ -180,6 +184,11 @@ class Resources(Value):
                 f"{PREFIX}.blockIO.weight: {weight} is outside"
                 f" {MIN_BLKIO_WEIGHT}..{MAX_BLKIO_WEIGHT} (0 leaves it unset)"
             )
+        swappiness = _int(memory, "memory.swappiness", minimum=0)
+        if swappiness is not None and swappiness > 100:
+            raise errors.InvalidArgument(
+                f"{PREFIX}.memory.swappiness: {swappiness} is outside 0..100"
+            )
         return cls(
             memory_limit=memory_limit,
             memory_reservation=_memory_value(memory, "memory.reservation"),
@@ -193,6 +202,7 @@ class Resources(Value):
             blkio_weight=weight,
             devices=_devices(d.get("devices")),
             disable_oom_killer=_oom_killer(memory),
+            memory_swappiness=swappiness,
         )
 
 

@@ -210,6 +210,9 @@ class CgroupV1Manager:
         if r.disable_oom_killer:
             d = self._require("memory", "disable the OOM killer")
             files.write(os.path.join(d, OOM_CONTROL), "1")
+        if r.memory_swappiness is not None:
+            d = self._require("memory", "set memory swappiness")
+            files.write(os.path.join(d, "memory.swappiness"), str(r.memory_swappiness))
         if r.memory_reservation is not None:
             d = self._require("memory", "set a memory reservation")
             files.write(os.path.join(d, "memory.soft_limit_in_bytes"), str(r.memory_reservation))

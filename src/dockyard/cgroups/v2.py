@@ -122,6 +122,8 @@ class CgroupV2Manager:
             )
         if r.disable_oom_killer:  # as runc: v2 has no switch for it
             log.warning("cgroup v2 cannot disable the OOM killer: ignored for %s", d)
+        if r.memory_swappiness is not None:  # as runc: v2 has no swappiness file
+            log.warning("cgroup v2 has no memory swappiness: ignored for %s", d)
         self._set_memory(r)
         if r.cpu_weight is not None:
             files.write(os.path.join(d, "cpu.weight"), str(r.cpu_weight))

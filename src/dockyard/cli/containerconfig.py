@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dockyard.cli.errors import CommandFailed, UsageError
 from dockyard.cli.flags import LIST, STRING, Flag, parse_int
+from dockyard.cli.healthflags import HEALTH_FLAGS, health_settings
 from dockyard.cli.hostflags import HOST_FLAGS, host_settings
 from dockyard.cli.netflags import NET_FLAGS, net_settings, with_proxy_env
 from dockyard.cli.runtimeflags import RUNTIME_FLAGS, runtime_settings
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 _CREATE_FLAGS = [
     Flag("attach", "a", LIST, "Attach to STDIN, STDOUT or STDERR"),
     Flag("cap-add", kind=LIST, help="Add Linux capabilities"),
+    Flag("cidfile", kind=STRING, help="Write the container ID to the file"),
     Flag("cap-drop", kind=LIST, help="Drop Linux capabilities"),
     Flag("cpus", kind=STRING, help="Number of CPUs"),
     Flag("entrypoint", kind=STRING, help="Overwrite the default ENTRYPOINT of the image"),
@@ -51,7 +53,7 @@ _CREATE_FLAGS = [
     Flag("label-file", kind=LIST, help="Read in a line delimited file of labels"),
 ]
 CREATE_FLAGS = sorted(
-    [*_CREATE_FLAGS, *HOST_FLAGS, *NET_FLAGS, *RUNTIME_FLAGS], key=lambda f: f.long
+    [*_CREATE_FLAGS, *HOST_FLAGS, *NET_FLAGS, *RUNTIME_FLAGS, *HEALTH_FLAGS], key=lambda f: f.long
 )
 
 _BINARY_UNITS = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
@@ -155,6 +157,7 @@ def container_config(opts: dict[str, Any], args: list[str], *, detach: bool) -> 
         config["StopSignal"] = opts["stop_signal"]
     if opts["stop_timeout"]:
         config["StopTimeout"] = parse_int(opts["stop_timeout"], "--stop-timeout")
+    config.update(health_settings(opts))  # --health-*, --no-healthcheck (healthflags.py)
     binds: list[str] = []
     volumes: dict[str, dict[str, Any]] = {}
     for spec in opts["volume"]:

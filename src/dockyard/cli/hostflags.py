@@ -31,12 +31,15 @@ HOST_FLAGS = [
     Flag("log-opt", kind=LIST, help="Log driver options"),
     Flag("memory-reservation", kind=STRING, help="Memory soft limit"),
     Flag("memory-swap", kind=STRING, help="Swap limit equal to memory plus swap: -1 unlimited"),
+    Flag("memory-swappiness", kind=STRING, help="Tune container memory swappiness (0 to 100)"),
     Flag("oom-score-adj", kind=STRING, help="Tune host's OOM preferences (-1000 to 1000)"),
     Flag("pid", kind=STRING, help="PID namespace to use"),
     Flag("security-opt", kind=LIST, help="Security Options"),
     Flag("shm-size", kind=STRING, help="Size of /dev/shm"),
+    Flag("storage-opt", kind=LIST, help="Storage driver options for the container"),
     Flag("sysctl", kind=LIST, help="Sysctl options"),
     Flag("ulimit", kind=LIST, help="Ulimit options"),
+    Flag("userns", kind=STRING, help="User namespace to use"),
     Flag("uts", kind=STRING, help="UTS namespace to use"),
 ]
 
@@ -111,6 +114,7 @@ def host_settings(opts: dict[str, Any], ram_in_bytes: Callable[[str, str], int])
         ("cpu_quota", "CpuQuota"),
         ("blkio_weight", "BlkioWeight"),
         ("oom_score_adj", "OomScoreAdj"),
+        ("memory_swappiness", "MemorySwappiness"),
     ):
         if opts[flag]:
             host[key] = parse_int(opts[flag], "--" + flag.replace("_", "-"))
@@ -128,6 +132,15 @@ def host_settings(opts: dict[str, Any], ram_in_bytes: Callable[[str, str], int])
         host["Sysctls"] = _sysctls(opts["sysctl"])
     if opts["group_add"]:
         host["GroupAdd"] = list(opts["group_add"])
+    swappiness = host.get("MemorySwappiness")
+    if swappiness is not None and swappiness != -1 and not 0 <= swappiness <= 100:
+        raise _mode_error(f"invalid value: {swappiness}. Valid memory swappiness range is 0-100")
+    if opts["userns"]:
+        if opts["userns"] not in ("host", "private"):
+            raise _mode_error("--userns: invalid USER mode")
+        host["UsernsMode"] = opts["userns"]
+    if opts["storage_opt"]:
+        host["StorageOpt"] = _storage_opts(opts["storage_opt"])
     if opts["log_driver"] or opts["log_opt"]:
         host["LogConfig"] = _log_config(opts["log_driver"] or "", opts["log_opt"])
     host.update(_namespace_modes(opts, ram_in_bytes))
@@ -156,6 +169,17 @@ def _namespace_modes(
     if opts["shm_size"]:
         host["ShmSize"] = ram_in_bytes(opts["shm_size"], "--shm-size")
     return host
+
+
+def _storage_opts(specs: list[str]) -> dict[str, str]:
+    """``--storage-opt key=value`` as docker parses them."""
+    out = {}
+    for spec in specs:
+        key, eq, value = spec.partition("=")
+        if not eq or not key:
+            raise _bad(spec, "storage-opt", "invalid storage option")
+        out[key] = value
+    return out
 
 
 def _log_config(driver: str, options: list[str]) -> dict[str, Any]:

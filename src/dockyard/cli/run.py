@@ -68,9 +68,35 @@ def create_container(
     name: str | None,
     quiet: bool = False,
     pull: str | None = None,
+    cidfile: str | None = None,
 ) -> str:
     """Create; ``--pull``: "missing" (default) pulls on a 404 ("Unable to find image")
-    and creates again, "always" pulls first, "never" does not pull."""
+    and creates again, "always" pulls first, "never" does not pull. ``--cidfile``: the
+    file must not exist; it gets the id, and goes again when the create fails."""
+    if cidfile:
+        import os
+
+        if os.path.exists(cidfile):
+            raise CommandFailed(
+                f"dockyard: container ID file found, make sure the other container isn't "
+                f"running or delete {cidfile}",
+                125,
+            )
+        try:
+            with open(cidfile, "x"):
+                pass
+        except OSError as e:
+            raise CommandFailed(
+                f"dockyard: failed to create the container ID file: {e}", 125
+            ) from None
+        try:
+            container_id = create_container(client, config, name, quiet, pull)
+        except BaseException:
+            os.unlink(cidfile)
+            raise
+        with open(cidfile, "w") as f:
+            f.write(container_id)
+        return container_id
     from dockyard.cli.distribution import check_pull_policy, pull_for_run
     from dockyard.client.errors import APIError
 
@@ -115,7 +141,7 @@ def create(ctx: Context, argv: list[str]) -> int:
     config = container_config(opts, args, detach=True)
     try:
         container_id = create_container(
-            ctx.client(), config, opts["name"], opts["quiet"], opts["pull"]
+            ctx.client(), config, opts["name"], opts["quiet"], opts["pull"], opts["cidfile"]
         )
     except APIError as e:  # docker create: a daemon error exits 1
         raise CommandFailed(f"Error response from daemon: {e.message}", 1) from None
@@ -135,7 +161,9 @@ def run(ctx: Context, argv: list[str]) -> int:
     config = container_config(opts, args, detach=detach)
     client = ctx.client()
     try:
-        container_id = create_container(client, config, opts["name"], opts["quiet"], opts["pull"])
+        container_id = create_container(
+            client, config, opts["name"], opts["quiet"], opts["pull"], opts["cidfile"]
+        )
     except APIError as e:
         raise CommandFailed(
             f"dockyard: Error response from daemon: {e.message}{RUN_HINT}", 125

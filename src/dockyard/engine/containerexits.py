@@ -28,6 +28,7 @@ from .shims import read_exit
 if TYPE_CHECKING:
     from .containerports import ContainerNetworking
     from .events import EventLog
+    from .health import HealthMonitors
     from .mounts import ContainerMounts
 
 log = logging.getLogger("dockyard.engine.containers")
@@ -40,6 +41,7 @@ class ContainerExits:
         _containers: dict[str, Container]
         _monitors: dict[str, asyncio.Task[None]]
         events: EventLog
+        health: HealthMonitors
         mounts: ContainerMounts
         networking: ContainerNetworking | None
 
@@ -93,6 +95,7 @@ class ContainerExits:
     async def _exited(self, c: Container, exit_doc: dict[str, Any] | None, error: str) -> None:
         doc = exit_doc or {}
         rootfs = self._bundle(c.id) / "rootfs"
+        self.health.exited(c)  # no probe of a run that ended (State.Health: unhealthy)
 
         def cleanup() -> None:
             if os.path.ismount(rootfs):

@@ -23,6 +23,7 @@ from dockyard.shim.logs import LogEntry, LogTail, log_files, read_entries
 from .attach import AttachSession
 from .containerrecord import Container, ContainerView
 from .events import EventLog
+from .healthstate import status_of
 from .shims import run_runtime
 
 LIST_FILTERS = (
@@ -244,7 +245,7 @@ def _matches(
             "ancestor", lambda v: v in (c.image_name, c.image) or c.image.startswith("sha256:" + v)
         )
         and any_of("volume", lambda v: v in _volume_keys(c))
-        and any_of("health", lambda v: v == "none")  # no healthchecks yet: every one is none
+        and any_of("health", lambda v: v == status_of(c.health))  # none: no healthcheck
         and any_of("is-task", lambda v: v.lower() in ("false", "0"))
         and any_of("isolation", lambda v: v == "default")
     )

@@ -15,6 +15,8 @@ from typing import Any
 from dockyard._internal.atomicfile import write_atomic
 from dockyard._internal.humanize import human_duration
 
+from .healthstate import status_suffix
+
 ZERO_TIME = "0001-01-01T00:00:00Z"
 RECORD_FILE = "config.v2.json"
 
@@ -32,6 +34,7 @@ class ContainerState:
     error: str
     started_at: str  # RFC 3339 with nanoseconds; ZERO_TIME when never
     finished_at: str
+    health: dict[str, Any] | None = None  # healthstate's record; None: no healthcheck ran
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,7 @@ class Container:
     exits: int = 0  # how many times it exited (for wait next-exit)
     manually_stopped: bool = False  # dockerd's HasBeenManuallyStopped (restarts.py)
     mounts: list[dict[str, Any]] | None = None  # MountPoint fields; None: made before volumes
+    health: dict[str, Any] | None = None  # State.Health (healthstate.py); None: never probed
 
     @property
     def running(self) -> bool:
@@ -143,6 +147,7 @@ class Container:
             error=self.error,
             started_at=self.started_at,
             finished_at=self.finished_at,
+            health=json.loads(json.dumps(self.health)) if self.health is not None else None,
         )
         return ContainerView(
             id=self.id,
@@ -189,7 +194,7 @@ def mount_points(host_config: dict[str, Any]) -> tuple[MountPoint, ...]:
 
 def status_text(c: Container, now: float) -> str:
     if c.status == "running":
-        return f"Up {human_duration(now - c.started_unix)}"
+        return f"Up {human_duration(now - c.started_unix)}{status_suffix(c.health)}"
     if c.status == "paused":
         return f"Up {human_duration(now - c.started_unix)} (Paused)"
     if c.status == "restarting":

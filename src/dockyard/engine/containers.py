@@ -51,6 +51,7 @@ from .containersignals import ContainerSignals
 from .containerstats import ContainerStats
 from .containerupdate import ContainerUpdates
 from .events import EventLog
+from .health import HealthMonitors
 from .mounts import ContainerMounts, copy_up, points_of
 from .reconcile import ContainerRecovery
 from .restarts import ContainerRestarts, RestartTimers, check_policy
@@ -125,6 +126,7 @@ class ContainerService(
         self._tasks: set[asyncio.Task[Any]] = set()
         self._shims = ShimPool(settings.exec_root, spare=settings.spare_shim)
         self._restarts = RestartTimers()  # restart policies' back-off and timers
+        self.health = HealthMonitors(self)  # healthcheck probes of running containers
 
     # -- paths -------------------------------------------------------------------------
 
@@ -176,6 +178,7 @@ class ContainerService(
     async def close(self) -> None:
         """Stop watching the shims (containers keep running) and end pending attaches."""
         await self._restarts.close()  # pending restarts: the next daemon does them
+        await self.health.close()
         await self._shims.close()
         for task in [*self._monitors.values(), *self._tasks]:
             task.cancel()
@@ -490,6 +493,7 @@ class ContainerService(
         c.started_at = str(state.get("started_at") or rfc3339_nano(time.time_ns()))
         c.started_unix = time.time()
         c.finished_at = "0001-01-01T00:00:00Z"
+        self.health.started(c)  # State.Health starts over; probed if it has a healthcheck
         await self._save(c)
         self._monitor(c)
         log.info("started container %s, pid %d", c.id[:12], pid)

@@ -21,6 +21,9 @@ from .containerrecord import Container
 from .events import EventLog
 from .shims import run_runtime
 
+if TYPE_CHECKING:
+    from .health import HealthMonitors
+
 log = logging.getLogger(__name__)
 
 DEFAULT_STOP_TIMEOUT = 10
@@ -48,6 +51,7 @@ class ContainerSignals:
         _containers: dict[str, Container]
         _changed: asyncio.Condition
         events: EventLog
+        health: HealthMonitors
 
         def _runtime_for(self, c: Container) -> str: ...
 
@@ -177,6 +181,7 @@ class ContainerSignals:
                 raise Conflict(f"Container {c.id} is already paused")
             await run_runtime(self._runtime_for(c), self._runtime_root, "pause", c.id)
             c.status = "paused"
+            self.health.paused(c)  # no probes while frozen, as dockerd
             await self._save(c)
         self.events.container(c, "pause")
 
@@ -187,5 +192,6 @@ class ContainerSignals:
                 raise Conflict(f"Container {c.id} is not paused")
             await run_runtime(self._runtime_for(c), self._runtime_root, "resume", c.id)
             c.status = "running"
+            self.health.resumed(c)
             await self._save(c)
         self.events.container(c, "unpause")

@@ -143,8 +143,19 @@ def blkio_weight_supported(cgroup_root: Path = Path("/sys/fs/cgroup")) -> bool:
 
 
 def check_resources(hc: dict[str, Any]) -> list[str]:
-    """dockerd's warnings for limits this host cannot apply; the value is discarded."""
+    """dockerd's checks of limits (swappiness, storage size), and its warnings for limits
+    this host cannot apply (the value is discarded)."""
     warnings = []
+    swappiness = hc.get("MemorySwappiness")
+    if swappiness is not None and int(swappiness) != -1 and not 0 <= int(swappiness) <= 100:
+        raise InvalidArgument(
+            f"Invalid value: {swappiness}, valid memory swappiness range is 0-100"
+        )
+    if hc.get("StorageOpt"):
+        raise InvalidArgument(
+            "--storage-opt is not supported: this daemon sets no per-container size "
+            "quotas (dockerd needs overlay over xfs with pquota for them)"
+        )
     weight = int(hc.get("BlkioWeight") or 0)
     if weight and not 10 <= weight <= 1000:
         raise InvalidArgument("Range of blkio weight is from 10 to 1000")

@@ -68,6 +68,10 @@ def check_modes(
         raise InvalidArgument(f"invalid PID mode: {pid}")
     if uts not in ("", "host"):
         raise InvalidArgument(f"invalid UTS mode: {uts}")
+    # no user namespace remapping in this daemon: "private" is the host's, as dockerd's
+    # without --userns-remap
+    if str(hc.get("UsernsMode") or "") not in ("", "host", "private"):
+        raise InvalidArgument(f"invalid USER mode: {hc['UsernsMode']}")
     if cgroupns not in ("", "host", "private"):
         raise InvalidArgument(f"invalid cgroup namespace mode: {cgroupns}")
     try:

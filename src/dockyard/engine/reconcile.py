@@ -36,6 +36,9 @@ from .containerrecord import ZERO_TIME, Container
 from .restarts import RestartPolicy, should_restart
 from .shims import read_exit, run_runtime
 
+if TYPE_CHECKING:
+    from .health import HealthMonitors
+
 log = logging.getLogger(__name__)
 
 SHIM_GONE = "the container's shim died"
@@ -46,6 +49,7 @@ class ContainerRecovery:
 
     if TYPE_CHECKING:
         _containers: dict[str, Container]
+        health: HealthMonitors
 
         def _runtime_for(self, c: Container) -> str: ...
 
@@ -117,6 +121,8 @@ class ContainerRecovery:
         # written), so the monitor records the exit either way
         log.info("container %s: live restore, watching its shim again", c.id[:12])
         self._monitor(c)
+        if c.status == "running":  # as dockerd's restore: State.Health starts over
+            self.health.started(c)
 
     def _left_behind(self, c: Container) -> bool:
         """Whether a stopped container has a mount or runtime state of an earlier run."""

@@ -17,7 +17,7 @@ from typing import Any
 from dockyard.errors import InvalidArgument
 from dockyard.images.users import resolve_user
 
-from . import cgrouprules, etcfiles, mountspecs, nsmodes, specprocess
+from . import cgrouprules, etcfiles, healthstate, mountspecs, nsmodes, specprocess
 from . import devices as host_devices
 from .containerrecord import MountPoint
 from .specprocess import (
@@ -83,6 +83,9 @@ def merge_config(image: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str,
         }
     if image.get("Volumes") or body.get("Volumes"):
         config["Volumes"] = {**(image.get("Volumes") or {}), **(body.get("Volumes") or {})}
+    health = healthstate.merge_healthcheck(image.get("Healthcheck"), body.get("Healthcheck"))
+    if health is not None:  # the body's fields over the image's (healthstate.py)
+        config["Healthcheck"] = health
     for key, default in (("Tty", False), ("OpenStdin", False), ("StdinOnce", False),
                          ("AttachStdin", False), ("AttachStdout", False),
                          ("AttachStderr", False), ("Hostname", ""), ("Domainname", ""),
@@ -125,6 +128,9 @@ def _resources(
     if host_config.get("MemoryReservation"):
         memory["reservation"] = int(host_config["MemoryReservation"])
     memory.update(cgrouprules.memory_settings(host_config))  # --oom-kill-disable
+    swappiness = host_config.get("MemorySwappiness")
+    if swappiness is not None and int(swappiness) != -1:  # -1: the host's, as dockerd
+        memory["swappiness"] = int(swappiness)
     if memory:
         res["memory"] = memory
     cpu: dict[str, Any] = {}

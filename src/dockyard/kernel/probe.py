@@ -49,7 +49,7 @@ def probe() -> dict[str, str | None]:
     found["cgroups"] = None if layout != "none" else "no cgroup file system at /sys/fs/cgroup"
     for variant in ("v1", "v2", "hybrid"):
         found[f"cgroup-{variant}"] = None if layout == variant else f"cgroup layout is {layout}"
-    for tool in ("runc", "crun", "busybox", "skopeo", "nft"):
+    for tool in ("runc", "crun", "busybox", "skopeo", "nft", "docker-compose"):
         found[tool] = None if shutil.which(tool) else f"{tool} not found on PATH"
     return found
 

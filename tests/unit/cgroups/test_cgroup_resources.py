@@ -138,3 +138,12 @@ def test_bad_fields_are_named(spec: Any, message: str) -> None:
 def test_unknown_keys_are_ignored() -> None:
     r = Resources.from_oci({"hugepageLimits": [], "memory": {"kernel": 5, "limit": 10}})
     assert r == Resources(memory_limit=10)
+
+
+def test_memory_swappiness() -> None:
+    assert Resources.from_oci({"memory": {"swappiness": 0}}).memory_swappiness == 0
+    assert Resources.from_oci({"memory": {"swappiness": 60}}).memory_swappiness == 60
+    assert Resources.from_oci({"memory": {}}).memory_swappiness is None
+    for bad in (101, -1, "10"):
+        with pytest.raises(errors.InvalidArgument, match=r"memory\.swappiness"):
+            Resources.from_oci({"memory": {"swappiness": bad}})

@@ -187,6 +187,19 @@ def _with_defaults(given: dict[str, Any], defaults: dict[str, Any]) -> dict[str,
     return out
 
 
+def health_doc(health: dict[str, Any]) -> dict[str, Any]:
+    """``State.Health`` of the engine's record (``engine/healthstate.py``)."""
+    log = [
+        {"Start": r["start"], "End": r["end"], "ExitCode": r["exit_code"], "Output": r["output"]}
+        for r in health.get("log") or []
+    ]
+    return {
+        "Status": health.get("status") or "unhealthy",
+        "FailingStreak": int(health.get("failing_streak") or 0),
+        "Log": log,
+    }
+
+
 def container_inspect(view: ContainerView, version: str | None = None) -> dict[str, Any]:
     """``GET /containers/{id}/json``."""
     s = view.state
@@ -216,6 +229,7 @@ def container_inspect(view: ContainerView, version: str | None = None) -> dict[s
             "Error": s.error,
             "StartedAt": s.started_at or ZERO_TIME,
             "FinishedAt": s.finished_at or ZERO_TIME,
+            **({"Health": health_doc(s.health)} if s.health is not None else {}),
         },
         "Image": view.image,
         "ResolvConfPath": view.resolv_conf_path,

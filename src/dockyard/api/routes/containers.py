@@ -75,6 +75,8 @@ def register(router: Router, containers: ContainerService) -> None:
         if not isinstance(body, dict):
             raise InvalidArgument("the container config must be a JSON object")
         check_create(body)  # wrong JSON types are a 400, as dockerd's decoder makes them
+        if isinstance(body.get("Healthcheck"), dict) and not req.version_at_least("1.44"):
+            body["Healthcheck"].pop("StartInterval", None)  # dockerd ignores it before 1.44
         name = req.q("name") or None
         container_id, warnings = await containers.create(body, name)
         return json_response({"Id": container_id, "Warnings": list(warnings or [])}, 201)
