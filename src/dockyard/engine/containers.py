@@ -7,10 +7,11 @@ one shim (``dockyard.shim``) that holds the stdio, the json-file log and the exi
 status; a monitor task per running container waits on the shim and records the exit.
 The image and mount work is synchronous and runs in threads.
 
-The service owns the records, their names and locks, create, start, remove and rename;
-it inherits the read-side verbs from ``ContainerQueries`` (``containerqueries.py``) and
-the verbs that signal or wait on a running container from ``ContainerSignals``
-(``containersignals.py``).
+The service owns the records, their names and locks, start, remove and rename; it
+inherits create from ``ContainerCreation`` (``containercreate.py``), the read-side verbs
+from ``ContainerQueries`` (``containerqueries.py``), the verbs that signal or wait on a
+running container from ``ContainerSignals`` (``containersignals.py``), and more of the
+same kind (stats, update, restarts, recovery, files, exits).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import contextlib
 import json
 import logging
 import os
-import secrets
 import shutil
 import signal as signals
 import time
@@ -30,19 +30,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dockyard.errors import Conflict, InvalidArgument, NotFound, NotModified, SystemFault
-from dockyard.images.config import load_config
 from dockyard.images.imagestore import ImageStore
 from dockyard.images.rootfs import (
     mount_container,
-    prepare_container,
     remove_container,
     unmount_container,
 )
 from dockyard.shim import protocol
 from dockyard.shim.logs import parse_size, rfc3339_nano
 
-from . import cgrouprules, devices, links, names, nsmodes, specgen, specprocess
+from . import links, names, nsmodes, specgen
 from .attach import AttachSession
+from .containercreate import ContainerCreation
 from .containerexits import ContainerExits
 from .containerfiles import ContainerFiles
 from .containerqueries import ContainerQueries
@@ -54,7 +53,7 @@ from .events import EventLog
 from .health import HealthMonitors
 from .mounts import ContainerMounts, copy_up, points_of
 from .reconcile import ContainerRecovery
-from .restarts import ContainerRestarts, RestartTimers, check_policy
+from .restarts import ContainerRestarts, RestartTimers
 from .runtimes import RuntimeRegistry
 from .shims import ShimOptions, ShimPool
 from .volumes import VolumeService
@@ -74,7 +73,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_RUNTIME = "dockyard-runtime"
-NETWORK_MODES = ("none", "host", "bridge", "default")
 
 
 @dataclass(frozen=True)
@@ -91,6 +89,7 @@ class ContainerSettings:
 
 
 class ContainerService(
+    ContainerCreation,
     ContainerQueries,
     ContainerSignals,
     ContainerStats,
@@ -224,124 +223,6 @@ class ContainerService(
         await asyncio.to_thread(c.save, self._data_dir(c.id))
         async with self._changed:
             self._changed.notify_all()
-
-    # -- create ------------------------------------------------------------------------
-
-    async def create(self, body: dict[str, Any], name: str | None) -> tuple[str, list[str]]:
-        image_ref = body.get("Image")
-        if not image_ref or not isinstance(image_ref, str):
-            raise InvalidArgument("no image given: set Image")
-        host_config = dict(body.get("HostConfig") or {})
-        warnings = self._check_host_config(host_config, body)
-        self.runtimes.choose(host_config)  # HostConfig.Runtime: the name, checked
-
-        def find_image() -> tuple[str, dict[str, Any]]:
-            try:
-                record = self.store.image(image_ref)
-            except NotFound:
-                raise NotFound(f"No such image: {image_ref}") from None
-            return str(record.id), load_config(self.store, record).get("config") or {}
-
-        image_id, image_config = await asyncio.to_thread(find_image)
-        config = specgen.merge_config(image_config, body)
-        config["Image"] = image_ref
-        args = specgen.command_of(config)
-        async with self._lock:
-            wanted = names.check_name(name) if name else None
-            if wanted and wanted in self._names:
-                other = self._names[wanted]
-                raise Conflict(
-                    f'Conflict. The container name "{wanted}" is already in use by container '
-                    f'"{other}". You have to remove (or rename) that container to be able to '
-                    "reuse that name."
-                )
-            retry = 0
-            while wanted is None or wanted in self._names:
-                wanted = names.generate(retry)
-                retry += 1
-            mode = str(host_config.get("NetworkMode") or self.settings.default_network)
-            if self.networking is not None:  # --link (links.py), as dockerd stores it
-                host_config["Links"] = links.normalize(
-                    host_config.get("Links"), wanted, mode, self._get
-                )
-            cid = new_id(self._containers)
-            if not config.get("Hostname") and not mode.startswith("container:"):
-                # inspect shows the hostname the container gets, as dockerd's
-                config["Hostname"] = specgen.hostname_of(cid, config, mode)
-            now = time.time_ns()
-            c = Container(
-                id=cid,
-                name=wanted,
-                created=rfc3339_nano(now),
-                created_unix=now / 1e9,
-                path=args[0],
-                args=args[1:],
-                config=config,
-                host_config=host_config,
-                image=image_id,
-                image_name=image_ref,
-                driver=self.store.driver,
-            )
-            data_dir = self._data_dir(cid)
-            data_dir.mkdir(parents=True, mode=0o710)
-            try:
-                c.mounts = await self.mounts.create(cid, config, host_config)
-                await asyncio.to_thread(prepare_container, self.store, cid, image_id)
-                if self.networking is not None:  # --ip, --network-alias (containerports.py)
-                    await self.networking.created(c, body.get("NetworkingConfig"))
-                await asyncio.to_thread(c.save, data_dir)
-            except BaseException:
-                await self.mounts.remove(cid, points_of(c), volumes=True)
-                shutil.rmtree(data_dir, ignore_errors=True)
-                with contextlib.suppress(Exception):
-                    await asyncio.to_thread(remove_container, self.store, cid)
-                raise
-            self._containers[cid] = c
-            self._names[c.name] = cid
-        log.info("created container %s (%s) from %s", cid[:12], c.name, image_ref)
-        self.events.container(c, "create")
-        return cid, warnings
-
-    def _check_host_config(
-        self, hc: dict[str, Any], body: dict[str, Any] | None = None
-    ) -> list[str]:
-        warnings: list[str] = []
-        mode = hc.get("NetworkMode") or self.settings.default_network
-        if self.networking is not None:  # networks by name (containerports.py)
-            warnings += self.networking.check_mode(mode, hc, body)
-            if str(mode).startswith("container:"):  # stored as dockerd does: by full id
-                mode = "container:" + self._get(str(mode).partition(":")[2]).id
-        elif mode not in NETWORK_MODES:
-            raise InvalidArgument(
-                f"network mode {mode!r} is not supported: use none, host, bridge or default"
-            )
-        elif mode in ("bridge", "default"):
-            warnings.append(
-                f"network mode {mode!r}: container networking is not implemented yet; "
-                "the container gets its own network namespace with only a loopback interface"
-            )
-        hc["NetworkMode"] = mode
-        memory = int(hc.get("Memory") or 0)
-        if memory and memory < 6 * 1024 * 1024:
-            raise InvalidArgument("Minimum memory limit allowed is 6MB")
-        swap = int(hc.get("MemorySwap") or 0)
-        if memory and swap > 0 and swap < memory:
-            raise InvalidArgument(
-                "Minimum memoryswap limit should be larger than memory limit, see usage"
-            )
-        log_config = hc.get("LogConfig") or {}
-        if log_config.get("Type") not in (None, "", "json-file"):
-            raise InvalidArgument(
-                f"logging driver {log_config.get('Type')!r} is not supported: use json-file"
-            )
-        specprocess.check_host_config(hc, self.settings.init_path)
-        if not hc.get("Privileged"):  # as dockerd, inspect shows them
-            hc["MaskedPaths"], hc["ReadonlyPaths"] = specgen.system_paths(hc)
-        warnings += devices.check_resources(hc)
-        warnings += cgrouprules.check(hc)  # --device-cgroup-rule, --oom-kill-disable
-        check_policy(hc)  # restart policy names, counts, --rm
-        nsmodes.check_modes(hc, body or {}, lambda ref: self._get(ref).id)  # --ipc, --pid, ...
-        return warnings
 
     # -- start -------------------------------------------------------------------------
 
@@ -591,11 +472,3 @@ class ContainerService(
             self._names[wanted] = c.id
             await self._save(c)
         self.events.container(c, "rename", {"oldName": old})
-
-
-def new_id(taken: dict[str, Container]) -> str:
-    while True:
-        cid = secrets.token_hex(32)
-        # as dockerd: a short id that reads as a number would be taken for one
-        if cid not in taken and not cid[:12].isdigit():
-            return cid
