@@ -67,6 +67,10 @@ class DaemonConfig:
     fixed_cidr: str = ""
     mtu: int = 0  # the default bridge's MTU; 0: automatic (engine/containernet.py)
     firewall_backend: str = ""  # iptables, nftables; "": iptables if installed, else nft
+    iptables: bool = True  # False: no NAT or filter rules at all (dockerd's --iptables)
+    icc: bool = True  # containers of the default bridge reach each other
+    ip_masq: bool = True  # masquerade what leaves the default bridge
+    ip: str = "0.0.0.0"  # the host address -p publishes on when it names none
     # registries reached over plain HTTP (names or CIDRs), and mirrors of docker.io
     insecure_registries: tuple[str, ...] = ()
     registry_mirrors: tuple[str, ...] = ()
@@ -99,6 +103,10 @@ FILE_KEYS: dict[str, tuple[str, type | tuple[type, ...]]] = {
     "fixed-cidr": ("fixed_cidr", str),
     "mtu": ("mtu", int),
     "firewall-backend": ("firewall_backend", str),
+    "iptables": ("iptables", bool),
+    "icc": ("icc", bool),
+    "ip-masq": ("ip_masq", bool),
+    "ip": ("ip", str),
     "insecure-registries": ("insecure_registries", list),
     "registry-mirrors": ("registry_mirrors", list),
 }
@@ -286,6 +294,12 @@ def _check_bridge(config: DaemonConfig) -> None:
         raise InvalidArgument("bridge must be an interface name of 1-15 characters, or none")
     if config.mtu and not 68 <= config.mtu <= 65535:
         raise InvalidArgument(f"mtu {config.mtu}: use 68 to 65535, or 0 for automatic")
+    try:
+        ipaddress.ip_address(config.ip)
+    except ValueError:
+        raise InvalidArgument(
+            f"ip {config.ip!r}: use the host address to publish ports on"
+        ) from None
     if config.firewall_backend not in ("", "iptables", "nftables"):
         raise InvalidArgument(
             f"firewall-backend {config.firewall_backend!r}: use iptables or nftables"

@@ -80,6 +80,13 @@ def parser() -> argparse.ArgumentParser:
         choices=("iptables", "nftables"),
         help="NAT and filter rules through iptables or nftables (default: iptables if installed)",
     )
+    for flag, what in (
+        ("--iptables", "NAT and filter rules for bridge networks (--iptables=false: none)"),
+        ("--icc", "containers of the default bridge reach each other"),
+        ("--ip-masq", "masquerade what leaves the default bridge"),
+    ):
+        p.add_argument(flag, type=_go_bool, nargs="?", const=True, metavar="BOOL", help=what)
+    p.add_argument("--ip", help="host address -p publishes on by default (0.0.0.0)")
     p.add_argument(
         "--insecure-registry",
         action="append",
@@ -89,6 +96,15 @@ def parser() -> argparse.ArgumentParser:
         "--registry-mirror", action="append", help="mirror of docker.io, a URL (repeatable)"
     )
     return p
+
+
+def _go_bool(text: str) -> bool:
+    """A flag value as Go's ParseBool reads it (dockerd's ``--iptables=false``)."""
+    if text in ("1", "t", "T", "TRUE", "true", "True"):
+        return True
+    if text in ("0", "f", "F", "FALSE", "false", "False"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean value {text!r}: use true or false")
 
 
 def config_from_args(args: argparse.Namespace) -> DaemonConfig:
@@ -115,6 +131,10 @@ def config_from_args(args: argparse.Namespace) -> DaemonConfig:
         "fixed_cidr",
         "mtu",
         "firewall_backend",
+        "iptables",
+        "icc",
+        "ip_masq",
+        "ip",
     ):
         value = getattr(args, name)
         if value is not None:

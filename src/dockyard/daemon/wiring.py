@@ -119,10 +119,18 @@ def build(config: DaemonConfig) -> Engine:
     container_routes.register(router, containers)
     containerfile_routes.register(router, containers)
     volume_routes.register(router, containers.volumes)
-    links = BridgeLinks(config.firewall_backend)
+    links = BridgeLinks(config.firewall_backend, iptables=config.iptables)
     networks = NetworkService(
         config.data_root,
-        NetworkSettings(config.bridge, config.bip, config.fixed_cidr, config.mtu),
+        NetworkSettings(
+            config.bridge,
+            config.bip,
+            config.fixed_cidr,
+            config.mtu,
+            icc=config.icc,
+            ip_masq=config.ip_masq,
+            ip=config.ip,
+        ),
         links,
         events,
     )

@@ -23,10 +23,18 @@ import os
 import threading
 
 from dockyard.network import bridge
-from dockyard.network.firewall import PacketFilter, PublishedPort, open_firewall
+from dockyard.network.firewall import NoFirewall, PacketFilter, PublishedPort, open_firewall
 from dockyard.network.ipam import IPv4Network
 
-from .networkrecord import MTU_OPTION, EndpointRecord, NetworkRecord, parse_mtu
+from .networkrecord import (
+    ICC_OPTION,
+    MASQUERADE_OPTION,
+    MTU_OPTION,
+    EndpointRecord,
+    NetworkRecord,
+    bool_option,
+    parse_mtu,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +42,9 @@ log = logging.getLogger(__name__)
 class BridgeLinks:
     """``networks.Links`` on the host's kernel: pyroute2 links and iptables rules."""
 
-    def __init__(self, firewall_backend: str = "") -> None:
+    def __init__(self, firewall_backend: str = "", iptables: bool = True) -> None:
         self._backend = firewall_backend  # "", "iptables" or "nftables"
+        self._iptables = iptables  # False: the daemon's --iptables=false, no rules
         self._firewall: PacketFilter | None = None
         self._ready: set[str] = set()  # networks whose bridge and rules exist
         self._mutex = threading.Lock()
@@ -48,7 +57,7 @@ class BridgeLinks:
 
     def _firewall_ready(self) -> PacketFilter:
         if self._firewall is None:
-            fw = open_firewall(self._backend)
+            fw = open_firewall(self._backend) if self._iptables else NoFirewall()
             fw.setup()
             self._firewall = fw
         return self._firewall
@@ -62,7 +71,7 @@ class BridgeLinks:
             link_mtu, _ = self._mtus(rec)
             created = bridge.ensure_bridge(rec.bridge, rec.gateway, rec.prefixlen, link_mtu)
             try:
-                fw.add_network(rec.bridge, rec.subnet, rec.internal)
+                fw.add_network(rec.bridge, rec.subnet, rec.internal, **_policy(rec))
             except BaseException:
                 if created:
                     bridge.delete_link(rec.bridge)
@@ -114,7 +123,7 @@ class BridgeLinks:
             was_ready = rec.id in self._ready
             self._ready.discard(rec.id)
             if was_ready and self._firewall is not None:
-                self._firewall.remove_network(rec.bridge, rec.subnet, rec.internal)
+                self._firewall.remove_network(rec.bridge, rec.subnet, rec.internal, **_policy(rec))
             # only a bridge: a name given with -o ...bridge.name could be any device
             if rec.bridge and bridge.link_kind(rec.bridge) == "bridge":
                 log.debug("removing bridge %s of network %s", rec.bridge, rec.name)
@@ -136,6 +145,14 @@ class BridgeLinks:
                 self._firewall.cleanup()
                 self._firewall = None
             self._ready.clear()
+
+
+def _policy(rec: NetworkRecord) -> dict[str, bool]:
+    """The network's ``enable_icc`` and ``enable_ip_masquerade`` options."""
+    return {
+        "icc": bool_option(rec.options, ICC_OPTION),
+        "masquerade": bool_option(rec.options, MASQUERADE_OPTION),
+    }
 
 
 def _links_of(pid: int) -> set[str]:

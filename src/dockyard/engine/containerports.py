@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from dockyard.network.portproxy import PortProxy
 from . import etcfiles, links
 from .containernet import BridgeLinks
 from .containerrecord import Container
-from .networkrecord import ContainerRef, EndpointRecord, NetworkRecord
+from .networkrecord import HOST_BINDING_OPTION, ContainerRef, EndpointRecord, NetworkRecord
 from .networks import NetworkService
 
 log = logging.getLogger(__name__)
@@ -226,6 +226,9 @@ class ContainerNetworking:
             mappings += ports.exposed_mappings(exposed)
         if not mappings or rec.internal or not ep.address:
             return
+        default_ip = rec.options.get(HOST_BINDING_OPTION, "")
+        if default_ip and default_ip != "0.0.0.0":  # dockyardd --ip, or the network's option
+            mappings = [m if m.host_ip else replace(m, host_ip=default_ip) for m in mappings]
         done = self._published.setdefault(c.id, [])
         for m in mappings:
             if m.proto not in ("tcp", "udp"):

@@ -27,6 +27,11 @@ RECORD = "network.json"
 POOL = "pool.json"
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
 MTU_OPTION = "com.docker.network.driver.mtu"
+ICC_OPTION = "com.docker.network.bridge.enable_icc"
+MASQUERADE_OPTION = "com.docker.network.bridge.enable_ip_masquerade"
+HOST_BINDING_OPTION = "com.docker.network.bridge.host_binding_ipv4"
+_TRUE = ("1", "t", "T", "TRUE", "true", "True")
+_FALSE = ("0", "f", "F", "FALSE", "false", "False")
 MIN_MTU, MAX_MTU = 68, 65535
 PREDEFINED = ("bridge", "host", "none")
 # the drivers of the predefined networks; only "bridge" networks can be created
@@ -43,6 +48,18 @@ def parse_mtu(value: str, what: str = MTU_OPTION) -> int:
     if not MIN_MTU <= mtu <= MAX_MTU:
         raise InvalidArgument(f"{what}={value!r}: the MTU must be a number from 68 to 65535")
     return mtu
+
+
+def bool_option(options: dict[str, str], key: str, default: bool = True) -> bool:
+    """A true/false network option as Go's ParseBool reads it."""
+    value = options.get(key)
+    if value is None or value == "":
+        return default
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise InvalidArgument(f"{key}={value!r}: use true or false")
 
 
 def check_name(name: str) -> None:
@@ -190,6 +207,9 @@ class NetworkSettings:
     bip: str = ""  # gateway/prefix, e.g. 172.30.0.1/16
     fixed_cidr: str = ""
     mtu: int = 0  # 0: automatic (containernet.py), else the default bridge's MTU
+    icc: bool = True  # --icc: containers of the default bridge reach each other
+    ip_masq: bool = True  # --ip-masq: what leaves the default bridge is masqueraded
+    ip: str = "0.0.0.0"  # --ip: the host address ports are published on by default
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,9 @@ from .events import EventLog
 from .networkrecord import (
     BRIDGE_NAME_OPTION,
     DRIVERS,
+    HOST_BINDING_OPTION,
+    ICC_OPTION,
+    MASQUERADE_OPTION,
     MTU_OPTION,
     PREDEFINED,
     ContainerRef,
@@ -48,6 +51,7 @@ from .networkrecord import (
     NetworkFiles,
     NetworkRecord,
     NetworkSettings,
+    bool_option,
     check_name,
     created_unix,
     labels_match,
@@ -165,9 +169,9 @@ class NetworkService:
             rec.bridge = self.settings.bridge
             rec.options = {
                 "com.docker.network.bridge.default_bridge": "true",
-                "com.docker.network.bridge.enable_icc": "true",
-                "com.docker.network.bridge.enable_ip_masquerade": "true",
-                "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
+                ICC_OPTION: str(self.settings.icc).lower(),
+                MASQUERADE_OPTION: str(self.settings.ip_masq).lower(),
+                HOST_BINDING_OPTION: self.settings.ip,
                 BRIDGE_NAME_OPTION: rec.bridge,
             }
             if self.settings.mtu:
@@ -263,6 +267,15 @@ class NetworkService:
             raise InvalidArgument("--gateway and --ip-range need a --subnet")
         if MTU_OPTION in req.options:
             parse_mtu(req.options[MTU_OPTION])
+        for key in (ICC_OPTION, MASQUERADE_OPTION):
+            bool_option(req.options, key)
+        if req.options.get(HOST_BINDING_OPTION):
+            try:
+                ipaddress.ip_address(req.options[HOST_BINDING_OPTION])
+            except ValueError:
+                raise InvalidArgument(
+                    f"{HOST_BINDING_OPTION}={req.options[HOST_BINDING_OPTION]!r}: use an IP address"
+                ) from None
         host = await asyncio.to_thread(self.links.host_subnets)
         wanted = req.options.get(BRIDGE_NAME_OPTION, "")
         if wanted and await asyncio.to_thread(self.links.link_kind, wanted) not in (None, "bridge"):

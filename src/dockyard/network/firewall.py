@@ -97,14 +97,72 @@ class PacketFilter(Protocol):
 
     def setup(self) -> None: ...
     def cleanup(self) -> None: ...
-    def add_network(self, bridge: str, subnet: str, internal: bool = False) -> None: ...
-    def remove_network(self, bridge: str, subnet: str, internal: bool = False) -> None: ...
+    def add_network(
+        self,
+        bridge: str,
+        subnet: str,
+        internal: bool = False,
+        *,
+        icc: bool = True,
+        masquerade: bool = True,
+    ) -> None: ...
+    def remove_network(
+        self,
+        bridge: str,
+        subnet: str,
+        internal: bool = False,
+        *,
+        icc: bool = True,
+        masquerade: bool = True,
+    ) -> None: ...
     def add_port(self, p: PublishedPort) -> None: ...
     def remove_port(self, p: PublishedPort) -> None: ...
     def rules(self, table: str, chain: str) -> list[str]: ...
 
 
 BACKENDS = ("iptables", "nftables")
+
+
+class NoFirewall:
+    """The daemon's ``--iptables=false``: no rules and no forwarding; published ports
+    are reached through the userland proxy only, as dockerd's."""
+
+    def setup(self) -> None:
+        pass
+
+    def cleanup(self) -> None:
+        pass
+
+    def add_network(
+        self,
+        bridge: str,
+        subnet: str,
+        internal: bool = False,
+        *,
+        icc: bool = True,
+        masquerade: bool = True,
+    ) -> None:
+        pass
+
+    def remove_network(
+        self,
+        bridge: str,
+        subnet: str,
+        internal: bool = False,
+        *,
+        icc: bool = True,
+        masquerade: bool = True,
+    ) -> None:
+        pass
+
+    def add_port(self, p: PublishedPort) -> None:
+        pass
+
+    def remove_port(self, p: PublishedPort) -> None:
+        pass
+
+    def rules(self, table: str, chain: str) -> list[str]:
+        return []
 
 
 def open_firewall(backend: str = "", search: str | None = None) -> PacketFilter:
@@ -218,8 +276,11 @@ class Firewall:
 
     @staticmethod
     def _network_rules(
-        bridge: str, subnet: str, internal: bool
+        bridge: str, subnet: str, internal: bool, icc: bool = True, masquerade: bool = True
     ) -> list[tuple[str, str, tuple[str, ...]]]:
+        """A network's rules; ``icc`` False drops what goes between its containers,
+        ``masquerade`` False leaves what leaves it with the container's address."""
+        between = "ACCEPT" if icc else "DROP"
         isolation = [
             # stage 1: leaving this bridge for another; stage 2: into one of ours: drop
             ("filter", ISOLATION_CHAIN, ("-i", bridge, "!", "-o", bridge, "-j",
@@ -230,12 +291,14 @@ class Firewall:
             # nothing leaves or enters an internal network, except between its containers
             return [
                 *isolation,
-                ("filter", FORWARD_CHAIN, ("-i", bridge, "-o", bridge, "-j", "ACCEPT")),
+                ("filter", FORWARD_CHAIN, ("-i", bridge, "-o", bridge, "-j", between)),
                 ("filter", FORWARD_CHAIN, ("-i", bridge, "!", "-o", bridge, "-j", "DROP")),
                 ("filter", FORWARD_CHAIN, ("!", "-i", bridge, "-o", bridge, "-j", "DROP")),
             ]
-        return [
-            *isolation,
+        rules = [*isolation]
+        if not icc:  # before the accept of everything that comes from the bridge
+            rules.append(("filter", FORWARD_CHAIN, ("-i", bridge, "-o", bridge, "-j", "DROP")))
+        rules += [
             ("filter", FORWARD_CHAIN, ("-i", bridge, "-j", "ACCEPT")),
             (
                 "filter",
@@ -251,20 +314,40 @@ class Firewall:
                     "ACCEPT",
                 ),
             ),
-            ("nat", POSTROUTING_CHAIN, ("-s", subnet, "!", "-o", bridge, "-j", "MASQUERADE")),
         ]
+        if masquerade:
+            rules.append(
+                ("nat", POSTROUTING_CHAIN, ("-s", subnet, "!", "-o", bridge, "-j", "MASQUERADE"))
+            )
+        return rules
 
-    def add_network(self, bridge: str, subnet: str, internal: bool = False) -> None:
-        rules = self._network_rules(bridge, subnet, internal)
+    def add_network(
+        self,
+        bridge: str,
+        subnet: str,
+        internal: bool = False,
+        *,
+        icc: bool = True,
+        masquerade: bool = True,
+    ) -> None:
+        rules = self._network_rules(bridge, subnet, internal, icc, masquerade)
         try:
             for table, chain, rule in rules:
                 self._ensure(table, chain, rule)
         except BaseException:
-            self.remove_network(bridge, subnet, internal)
+            self.remove_network(bridge, subnet, internal, icc=icc, masquerade=masquerade)
             raise
 
-    def remove_network(self, bridge: str, subnet: str, internal: bool = False) -> None:
-        for table, chain, rule in self._network_rules(bridge, subnet, internal):
+    def remove_network(
+        self,
+        bridge: str,
+        subnet: str,
+        internal: bool = False,
+        *,
+        icc: bool = True,
+        masquerade: bool = True,
+    ) -> None:
+        for table, chain, rule in self._network_rules(bridge, subnet, internal, icc, masquerade):
             self._remove(table, chain, rule)
 
     # -- published ports --------------------------------------------------------------

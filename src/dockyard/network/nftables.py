@@ -132,9 +132,12 @@ def _subnet(text: str) -> str:
         raise InvalidArgument(f"invalid subnet {text!r}: nftables rules take IPv4") from None
 
 
-def network_rules(bridge: str, subnet: str, internal: bool) -> list[Rule]:
+def network_rules(
+    bridge: str, subnet: str, internal: bool, icc: bool = True, masquerade: bool = True
+) -> list[Rule]:
     """A network's rules, as ``Firewall._network_rules`` makes them in iptables."""
     b, net = _ifname(bridge), _subnet(subnet)
+    between = "accept" if icc else "drop"
     isolation = [
         # stage 1: leaving this bridge for another; stage 2: into one of ours: drop
         ("isolation_1", f"iifname {b} oifname != {b} jump isolation_2"),
@@ -144,16 +147,20 @@ def network_rules(bridge: str, subnet: str, internal: bool) -> list[Rule]:
         # nothing leaves or enters an internal network, except between its containers
         return [
             *isolation,
-            ("bridges", f"iifname {b} oifname {b} accept"),
+            ("bridges", f"iifname {b} oifname {b} {between}"),
             ("bridges", f"iifname {b} oifname != {b} drop"),
             ("bridges", f"iifname != {b} oifname {b} drop"),
         ]
-    return [
-        *isolation,
+    rules = [*isolation]
+    if not icc:  # before the accept of everything that comes from the bridge
+        rules.append(("bridges", f"iifname {b} oifname {b} drop"))
+    rules += [
         ("bridges", f"iifname {b} accept"),
         ("bridges", f"oifname {b} ct state related,established accept"),
-        ("masq_subnets", f"ip saddr {net} oifname != {b} masquerade"),
     ]
+    if masquerade:
+        rules.append(("masq_subnets", f"ip saddr {net} oifname != {b} masquerade"))
+    return rules
 
 
 def port_rules(p: PublishedPort) -> list[Rule]:
@@ -269,12 +276,28 @@ class NftFirewall:
 
     # -- networks ---------------------------------------------------------------------
 
-    def add_network(self, bridge: str, subnet: str, internal: bool = False) -> None:
-        self._replace(
-            network_key(bridge, subnet, internal), network_rules(bridge, subnet, internal), False
-        )
+    def add_network(
+        self,
+        bridge: str,
+        subnet: str,
+        internal: bool = False,
+        *,
+        icc: bool = True,
+        masquerade: bool = True,
+    ) -> None:
+        rules = network_rules(bridge, subnet, internal, icc, masquerade)
+        self._replace(network_key(bridge, subnet, internal), rules, False)
 
-    def remove_network(self, bridge: str, subnet: str, internal: bool = False) -> None:
+    def remove_network(
+        self,
+        bridge: str,
+        subnet: str,
+        internal: bool = False,
+        *,
+        icc: bool = True,
+        masquerade: bool = True,
+    ) -> None:
+        del icc, masquerade  # the key names every rule of the network, whatever they were
         self._delete(network_key(bridge, subnet, internal))
 
     # -- published ports --------------------------------------------------------------
