@@ -15,7 +15,7 @@ import pytest
 from dockyard.errors import Conflict, SystemFault
 from dockyard.network import bridge
 from dockyard.network.dns import DnsServer
-from dockyard.network.firewall import Firewall, PublishedPort
+from dockyard.network.firewall import BridgeNetwork, Firewall, PublishedPort
 from dockyard.network.portproxy import PortProxy
 from dockyard.testing.netns import PEER_SERVER, UDP_ECHO, Netns, in_own_netns, iptables_save, stop
 from dockyard.testing.netns import on_bridge as _network
@@ -101,9 +101,9 @@ def test_published_port_masquerade_and_internal_network() -> None:
             _network("dyt-br1", "10.78.0", web)
             _network("dyt-out", "10.99.0", outside)
             _network("dyt-br2", "10.79.0", sealed)
-            fw.add_network("dyt-br1", "10.78.0.0/24")
-            fw.add_network("dyt-br1", "10.78.0.0/24")  # idempotent
-            fw.add_network("dyt-br2", "10.79.0.0/24", internal=True)
+            fw.add_network(BridgeNetwork("dyt-br1", "10.78.0.0/24"))
+            fw.add_network(BridgeNetwork("dyt-br1", "10.78.0.0/24"))  # idempotent
+            fw.add_network(BridgeNetwork("dyt-br2", "10.79.0.0/24", internal=True))
             port = PublishedPort("dyt-br1", "tcp", "", 8080, "10.78.0.2", 80)
             fw.add_port(port)
             seen["nat"] = fw.rules("nat", "DOCKYARD")
@@ -126,8 +126,8 @@ def test_published_port_masquerade_and_internal_network() -> None:
                 seen["after_remove"] = "connected"
             except OSError:
                 seen["after_remove"] = "refused"
-            fw.remove_network("dyt-br2", "10.79.0.0/24", internal=True)
-            fw.remove_network("dyt-br1", "10.78.0.0/24")
+            fw.remove_network(BridgeNetwork("dyt-br2", "10.79.0.0/24", internal=True))
+            fw.remove_network(BridgeNetwork("dyt-br1", "10.78.0.0/24"))
             seen["forward_after"] = fw.rules("filter", "DOCKYARD-FORWARD")
         fw.setup()  # a daemon restart: chains are flushed and jumps not doubled
         seen["restart"] = iptables_save().count("-j DOCKYARD-FORWARD")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from dockyard.network import bridge
-from dockyard.network.firewall import PublishedPort
+from dockyard.network.firewall import BridgeNetwork, PublishedPort
 from dockyard.network.nftables import NftFirewall
 from dockyard.testing.netns import PEER_SERVER, Netns, in_own_netns, on_bridge, stop
 
@@ -56,12 +56,12 @@ def test_nft_published_port_masquerade_internal_and_isolation() -> None:
             on_bridge("dyt-out", "10.99.0", outside)
             on_bridge("dyt-br2", "10.79.0", sealed)
             on_bridge("dyt-br4", "10.82.0", other)
-            fw.add_network("dyt-br1", "10.78.0.0/24")
+            fw.add_network(BridgeNetwork("dyt-br1", "10.78.0.0/24"))
             seen["forward_once"] = fw.rules("filter", "DOCKYARD-FORWARD")
-            fw.add_network("dyt-br1", "10.78.0.0/24")  # idempotent
+            fw.add_network(BridgeNetwork("dyt-br1", "10.78.0.0/24"))  # idempotent
             seen["forward_twice"] = fw.rules("filter", "DOCKYARD-FORWARD")
-            fw.add_network("dyt-br2", "10.79.0.0/24", internal=True)
-            fw.add_network("dyt-br4", "10.82.0.0/24")
+            fw.add_network(BridgeNetwork("dyt-br2", "10.79.0.0/24", internal=True))
+            fw.add_network(BridgeNetwork("dyt-br4", "10.82.0.0/24"))
             port = PublishedPort("dyt-br1", "tcp", "", 8080, "10.78.0.2", 80)
             fw.add_port(port)
             # published on one host address only
@@ -90,7 +90,7 @@ def test_nft_published_port_masquerade_internal_and_isolation() -> None:
             # two of our bridges never reach each other; once br4 is not ours, they do
             server = other.serve(PEER_SERVER, 9100)
             seen["isolated"] = web.connect("10.82.0.2", 9100, timeout=1)
-            fw.remove_network("dyt-br4", "10.82.0.0/24")
+            fw.remove_network(BridgeNetwork("dyt-br4", "10.82.0.0/24"))
             seen["not_isolated"] = web.connect("10.82.0.2", 9100)
             stop(server)
             fw.remove_port(port)
@@ -98,8 +98,8 @@ def test_nft_published_port_masquerade_internal_and_isolation() -> None:
             fw.remove_port(only_out)  # a second removal finds nothing: no error
             seen["nat_after"] = fw.rules("nat", "DOCKYARD")
             seen["after_remove"] = connect("10.78.0.1", 8080)
-            fw.remove_network("dyt-br2", "10.79.0.0/24", internal=True)
-            fw.remove_network("dyt-br1", "10.78.0.0/24")
+            fw.remove_network(BridgeNetwork("dyt-br2", "10.79.0.0/24", internal=True))
+            fw.remove_network(BridgeNetwork("dyt-br1", "10.78.0.0/24"))
             seen["forward_after"] = fw.rules("filter", "DOCKYARD-FORWARD")
             seen["isolation_after"] = fw.rules("filter", "DOCKYARD-ISOLATION-1")
         for name in ("dyt-br1", "dyt-br2", "dyt-br4", "dyt-out"):
@@ -145,7 +145,7 @@ def test_nft_setup_rebuilds_clean_and_cleanup_removes_all() -> None:
         fw.cleanup()  # nothing to remove yet: no error
         fw.setup()
         seen["forwarding"] = Path("/proc/sys/net/ipv4/ip_forward").read_text().strip()
-        fw.add_network("dyt-br5", "10.83.0.0/24")
+        fw.add_network(BridgeNetwork("dyt-br5", "10.83.0.0/24"))
         fw.add_port(PublishedPort("dyt-br5", "udp", "", 5353, "10.83.0.2", 53))
         seen["before"] = len(fw.rules("filter", "DOCKYARD-FORWARD"))
         seen["base_before"] = fw.rules("ip", "forward")

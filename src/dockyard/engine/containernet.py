@@ -23,7 +23,13 @@ import os
 import threading
 
 from dockyard.network import bridge
-from dockyard.network.firewall import NoFirewall, PacketFilter, PublishedPort, open_firewall
+from dockyard.network.firewall import (
+    BridgeNetwork,
+    NoFirewall,
+    PacketFilter,
+    PublishedPort,
+    open_firewall,
+)
 from dockyard.network.ipam import IPv4Network
 
 from .networkrecord import (
@@ -71,7 +77,7 @@ class BridgeLinks:
             link_mtu, _ = self._mtus(rec)
             created = bridge.ensure_bridge(rec.bridge, rec.gateway, rec.prefixlen, link_mtu)
             try:
-                fw.add_network(rec.bridge, rec.subnet, rec.internal, **_policy(rec))
+                fw.add_network(_rules_of(rec))
             except BaseException:
                 if created:
                     bridge.delete_link(rec.bridge)
@@ -123,7 +129,7 @@ class BridgeLinks:
             was_ready = rec.id in self._ready
             self._ready.discard(rec.id)
             if was_ready and self._firewall is not None:
-                self._firewall.remove_network(rec.bridge, rec.subnet, rec.internal, **_policy(rec))
+                self._firewall.remove_network(_rules_of(rec))
             # only a bridge: a name given with -o ...bridge.name could be any device
             if rec.bridge and bridge.link_kind(rec.bridge) == "bridge":
                 log.debug("removing bridge %s of network %s", rec.bridge, rec.name)
@@ -147,12 +153,16 @@ class BridgeLinks:
             self._ready.clear()
 
 
-def _policy(rec: NetworkRecord) -> dict[str, bool]:
-    """The network's ``enable_icc`` and ``enable_ip_masquerade`` options."""
-    return {
-        "icc": bool_option(rec.options, ICC_OPTION),
-        "masquerade": bool_option(rec.options, MASQUERADE_OPTION),
-    }
+def _rules_of(rec: NetworkRecord) -> BridgeNetwork:
+    """What the firewall needs of a network (its ``enable_icc`` and
+    ``enable_ip_masquerade`` options included)."""
+    return BridgeNetwork(
+        rec.bridge,
+        rec.subnet,
+        rec.internal,
+        icc=bool_option(rec.options, ICC_OPTION),
+        masquerade=bool_option(rec.options, MASQUERADE_OPTION),
+    )
 
 
 def _links_of(pid: int) -> set[str]:

@@ -75,6 +75,20 @@ class PublishedPort:
 _SBIN = ("/usr/sbin", "/sbin")
 
 
+@dataclass(frozen=True)
+class BridgeNetwork:
+    """What a bridge network's rules depend on: its bridge and subnet, ``internal``
+    (nothing in or out), ``icc`` (its containers reach each other: the daemon's
+    ``--icc``, the network's ``enable_icc``) and ``masquerade`` (``--ip-masq``,
+    ``enable_ip_masquerade``)."""
+
+    bridge: str
+    subnet: str
+    internal: bool = False
+    icc: bool = True
+    masquerade: bool = True
+
+
 def find_program(name: str, search: str | None = None) -> str | None:
     """``name`` on ``search`` (a PATH-like string; default: $PATH, then /usr/sbin, /sbin)."""
     if search is None:
@@ -97,24 +111,8 @@ class PacketFilter(Protocol):
 
     def setup(self) -> None: ...
     def cleanup(self) -> None: ...
-    def add_network(
-        self,
-        bridge: str,
-        subnet: str,
-        internal: bool = False,
-        *,
-        icc: bool = True,
-        masquerade: bool = True,
-    ) -> None: ...
-    def remove_network(
-        self,
-        bridge: str,
-        subnet: str,
-        internal: bool = False,
-        *,
-        icc: bool = True,
-        masquerade: bool = True,
-    ) -> None: ...
+    def add_network(self, net: BridgeNetwork) -> None: ...
+    def remove_network(self, net: BridgeNetwork) -> None: ...
     def add_port(self, p: PublishedPort) -> None: ...
     def remove_port(self, p: PublishedPort) -> None: ...
     def rules(self, table: str, chain: str) -> list[str]: ...
@@ -133,26 +131,10 @@ class NoFirewall:
     def cleanup(self) -> None:
         pass
 
-    def add_network(
-        self,
-        bridge: str,
-        subnet: str,
-        internal: bool = False,
-        *,
-        icc: bool = True,
-        masquerade: bool = True,
-    ) -> None:
+    def add_network(self, net: BridgeNetwork) -> None:
         pass
 
-    def remove_network(
-        self,
-        bridge: str,
-        subnet: str,
-        internal: bool = False,
-        *,
-        icc: bool = True,
-        masquerade: bool = True,
-    ) -> None:
+    def remove_network(self, net: BridgeNetwork) -> None:
         pass
 
     def add_port(self, p: PublishedPort) -> None:
@@ -275,19 +257,18 @@ class Firewall:
     # -- networks ---------------------------------------------------------------------
 
     @staticmethod
-    def _network_rules(
-        bridge: str, subnet: str, internal: bool, icc: bool = True, masquerade: bool = True
-    ) -> list[tuple[str, str, tuple[str, ...]]]:
+    def _network_rules(net: BridgeNetwork) -> list[tuple[str, str, tuple[str, ...]]]:
         """A network's rules; ``icc`` False drops what goes between its containers,
         ``masquerade`` False leaves what leaves it with the container's address."""
-        between = "ACCEPT" if icc else "DROP"
+        bridge, subnet = net.bridge, net.subnet
+        between = "ACCEPT" if net.icc else "DROP"
         isolation = [
             # stage 1: leaving this bridge for another; stage 2: into one of ours: drop
             ("filter", ISOLATION_CHAIN, ("-i", bridge, "!", "-o", bridge, "-j",
                                          ISOLATION_DROP_CHAIN)),
             ("filter", ISOLATION_DROP_CHAIN, ("-o", bridge, "-j", "DROP")),
         ]  # fmt: skip
-        if internal:
+        if net.internal:
             # nothing leaves or enters an internal network, except between its containers
             return [
                 *isolation,
@@ -296,7 +277,7 @@ class Firewall:
                 ("filter", FORWARD_CHAIN, ("!", "-i", bridge, "-o", bridge, "-j", "DROP")),
             ]
         rules = [*isolation]
-        if not icc:  # before the accept of everything that comes from the bridge
+        if not net.icc:  # before the accept of everything that comes from the bridge
             rules.append(("filter", FORWARD_CHAIN, ("-i", bridge, "-o", bridge, "-j", "DROP")))
         rules += [
             ("filter", FORWARD_CHAIN, ("-i", bridge, "-j", "ACCEPT")),
@@ -315,39 +296,22 @@ class Firewall:
                 ),
             ),
         ]
-        if masquerade:
+        if net.masquerade:
             rules.append(
                 ("nat", POSTROUTING_CHAIN, ("-s", subnet, "!", "-o", bridge, "-j", "MASQUERADE"))
             )
         return rules
 
-    def add_network(
-        self,
-        bridge: str,
-        subnet: str,
-        internal: bool = False,
-        *,
-        icc: bool = True,
-        masquerade: bool = True,
-    ) -> None:
-        rules = self._network_rules(bridge, subnet, internal, icc, masquerade)
+    def add_network(self, net: BridgeNetwork) -> None:
         try:
-            for table, chain, rule in rules:
+            for table, chain, rule in self._network_rules(net):
                 self._ensure(table, chain, rule)
         except BaseException:
-            self.remove_network(bridge, subnet, internal, icc=icc, masquerade=masquerade)
+            self.remove_network(net)
             raise
 
-    def remove_network(
-        self,
-        bridge: str,
-        subnet: str,
-        internal: bool = False,
-        *,
-        icc: bool = True,
-        masquerade: bool = True,
-    ) -> None:
-        for table, chain, rule in self._network_rules(bridge, subnet, internal, icc, masquerade):
+    def remove_network(self, net: BridgeNetwork) -> None:
+        for table, chain, rule in self._network_rules(net):
             self._remove(table, chain, rule)
 
     # -- published ports --------------------------------------------------------------

@@ -44,6 +44,7 @@ from .firewall import (
     ISOLATION_DROP_CHAIN,
     NAT_CHAIN,
     POSTROUTING_CHAIN,
+    BridgeNetwork,
     PublishedPort,
     _enable_forwarding,
     find_program,
@@ -132,18 +133,16 @@ def _subnet(text: str) -> str:
         raise InvalidArgument(f"invalid subnet {text!r}: nftables rules take IPv4") from None
 
 
-def network_rules(
-    bridge: str, subnet: str, internal: bool, icc: bool = True, masquerade: bool = True
-) -> list[Rule]:
+def network_rules(network: BridgeNetwork) -> list[Rule]:
     """A network's rules, as ``Firewall._network_rules`` makes them in iptables."""
-    b, net = _ifname(bridge), _subnet(subnet)
-    between = "accept" if icc else "drop"
+    b, net = _ifname(network.bridge), _subnet(network.subnet)
+    between = "accept" if network.icc else "drop"
     isolation = [
         # stage 1: leaving this bridge for another; stage 2: into one of ours: drop
         ("isolation_1", f"iifname {b} oifname != {b} jump isolation_2"),
         ("isolation_2", f"oifname {b} drop"),
     ]
-    if internal:
+    if network.internal:
         # nothing leaves or enters an internal network, except between its containers
         return [
             *isolation,
@@ -152,13 +151,13 @@ def network_rules(
             ("bridges", f"iifname != {b} oifname {b} drop"),
         ]
     rules = [*isolation]
-    if not icc:  # before the accept of everything that comes from the bridge
+    if not network.icc:  # before the accept of everything that comes from the bridge
         rules.append(("bridges", f"iifname {b} oifname {b} drop"))
     rules += [
         ("bridges", f"iifname {b} accept"),
         ("bridges", f"oifname {b} ct state related,established accept"),
     ]
-    if masquerade:
+    if network.masquerade:
         rules.append(("masq_subnets", f"ip saddr {net} oifname != {b} masquerade"))
     return rules
 
@@ -181,8 +180,9 @@ def port_rules(p: PublishedPort) -> list[Rule]:
     ]  # fmt: skip
 
 
-def network_key(bridge: str, subnet: str, internal: bool) -> str:
-    return f"dockyard net {bridge} {subnet}" + (" internal" if internal else "")
+def network_key(net: BridgeNetwork) -> str:
+    """The comment on every rule of ``net`` (the same whatever its icc and masquerade)."""
+    return f"dockyard net {net.bridge} {net.subnet}" + (" internal" if net.internal else "")
 
 
 def port_key(p: PublishedPort) -> str:
@@ -276,29 +276,11 @@ class NftFirewall:
 
     # -- networks ---------------------------------------------------------------------
 
-    def add_network(
-        self,
-        bridge: str,
-        subnet: str,
-        internal: bool = False,
-        *,
-        icc: bool = True,
-        masquerade: bool = True,
-    ) -> None:
-        rules = network_rules(bridge, subnet, internal, icc, masquerade)
-        self._replace(network_key(bridge, subnet, internal), rules, False)
+    def add_network(self, net: BridgeNetwork) -> None:
+        self._replace(network_key(net), network_rules(net), False)
 
-    def remove_network(
-        self,
-        bridge: str,
-        subnet: str,
-        internal: bool = False,
-        *,
-        icc: bool = True,
-        masquerade: bool = True,
-    ) -> None:
-        del icc, masquerade  # the key names every rule of the network, whatever they were
-        self._delete(network_key(bridge, subnet, internal))
+    def remove_network(self, net: BridgeNetwork) -> None:
+        self._delete(network_key(net))
 
     # -- published ports --------------------------------------------------------------
 

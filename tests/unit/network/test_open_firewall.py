@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from dockyard.errors import InvalidArgument, NotSupported
-from dockyard.network.firewall import Firewall, PublishedPort, open_firewall
+from dockyard.network.firewall import BridgeNetwork, Firewall, PublishedPort, open_firewall
 from dockyard.network.nftables import NftFirewall
 
 
@@ -80,11 +80,11 @@ def test_nft_refuses_what_it_cannot_put_in_a_rule(tmp_path: Path) -> None:
     # each is refused before nft runs (the fake one would fail with another message)
     fw = NftFirewall(str(Path(programs(tmp_path, "nft")) / "nft"))
     with pytest.raises(InvalidArgument, match="invalid bridge name"):
-        fw.add_network('br"; flush ruleset', "10.1.0.0/24")
+        fw.add_network(BridgeNetwork('br"; flush ruleset', "10.1.0.0/24"))
     with pytest.raises(InvalidArgument, match="invalid bridge name"):
-        fw.add_network("a-name-longer-than-15", "10.1.0.0/24")
+        fw.add_network(BridgeNetwork("a-name-longer-than-15", "10.1.0.0/24"))
     with pytest.raises(InvalidArgument, match="invalid subnet"):
-        fw.add_network("br0", "fd00::/64")
+        fw.add_network(BridgeNetwork("br0", "fd00::/64"))
     with pytest.raises(InvalidArgument, match="invalid host address"):
         fw.add_port(PublishedPort("br0", "tcp", "::1", 80, "10.1.0.2", 80))
     with pytest.raises(InvalidArgument, match="invalid protocol"):
