@@ -135,6 +135,7 @@ def build(config: DaemonConfig) -> Engine:
         events,
     )
     networks.lookup_container = container_lookup(containers.inspect)
+    networks.container_known = containers.known
     networks.load()
     containers.networking = ContainerNetworking(networks, links, config.dns)
     network_routes.register(router, networks)

@@ -51,6 +51,7 @@ class ContainerCreation:
         events: EventLog
         _containers: dict[str, Container]
         _names: dict[str, str]
+        _creating: set[str]
         _lock: asyncio.Lock
 
         def _get(self, ref: str) -> Container: ...
@@ -113,6 +114,7 @@ class ContainerCreation:
             )
             data_dir = self._data_dir(cid)
             data_dir.mkdir(parents=True, mode=0o710)
+            self._creating.add(cid)  # known() while its network endpoint exists unregistered
             try:
                 c.mounts = await self.mounts.create(cid, config, host_config)
                 await asyncio.to_thread(prepare_container, self.store, cid, image_id)
@@ -125,6 +127,8 @@ class ContainerCreation:
                 with contextlib.suppress(Exception):
                     await asyncio.to_thread(remove_container, self.store, cid)
                 raise
+            finally:
+                self._creating.discard(cid)
             self._containers[cid] = c
             self._names[c.name] = cid
         log.info("created container %s (%s) from %s", cid[:12], c.name, image_ref)

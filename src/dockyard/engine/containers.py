@@ -117,6 +117,7 @@ class ContainerService(
         self.runtimes = settings.runtimes or RuntimeRegistry.single(settings.runtime)
         self._containers: dict[str, Container] = {}
         self._names: dict[str, str] = {}
+        self._creating: set[str] = set()  # ids whose create is in progress
         self._lock = asyncio.Lock()  # names, create, remove
         self._locks: dict[str, asyncio.Lock] = {}  # one per container: start/stop/remove
         self._changed = asyncio.Condition()
@@ -210,6 +211,11 @@ class ContainerService(
             if len(found) > 1:
                 raise InvalidArgument(f"multiple IDs found with provided prefix: {ref}")
         raise NotFound(f"No such container: {ref}")
+
+    def known(self, cid: str) -> bool:
+        """A container with this full id exists or is being created (the network service
+        must not take the endpoint of a create in progress for a removed container's)."""
+        return cid in self._containers or cid in self._creating
 
     def running_ids(self) -> set[str]:
         """The ids of the running containers (the image service refuses to delete their

@@ -89,6 +89,8 @@ class NetworkService:
         self.links = links
         self.events = events or EventLog()
         self.lookup_container: Callable[[str], Awaitable[ContainerRef]] | None = None
+        # whether a container id exists or is being created (ContainerService.known)
+        self.container_known: Callable[[str], bool] | None = None
         self._records: dict[str, NetworkRecord] = {}
         self._pools: dict[str, PoolFile] = {}
         self._lock = asyncio.Lock()
@@ -231,12 +233,10 @@ class NetworkService:
     async def _drop_stale(self, rec: NetworkRecord) -> None:
         """Forget the endpoints of containers that were removed (the container service
         does not tell this service yet; checked whenever a network is looked at)."""
-        if self.lookup_container is None:
+        if self.container_known is None:
             return
         for cid, ep in list(rec.endpoints.items()):
-            try:
-                await self.lookup_container(cid)
-            except NotFound:
+            if not self.container_known(cid):
                 log.debug("dropping endpoint of removed container %s on %s", cid[:12], rec.name)
                 await self._leave(rec, ep)
 

@@ -65,6 +65,7 @@ def service(root: Path, links: FakeLinks | None = None, **settings: str) -> Netw
         raise NotFound(f"No such container: {ref}")
 
     svc.lookup_container = lookup
+    svc.container_known = lambda cid: any(c.id == cid for c in CONTAINERS.values())
     return svc
 
 
@@ -204,5 +205,27 @@ def test_default_bridge_follows_the_flags(tmp_path: Path) -> None:
         assert after.endpoints == {}  # 10.64.0.2 does not fit the new subnet
         done = await second.attach_container(CONTAINERS["c1"], "bridge")
         assert done[0][1].address == "10.65.3.1"
+
+    asyncio.run(main())
+
+
+def test_an_endpoint_of_a_create_in_progress_is_kept(tmp_path: Path) -> None:
+    """A container being created has its endpoint before the container service lists it;
+    another container joining meanwhile must not take it for a removed container's."""
+
+    async def main() -> None:
+        svc = service(tmp_path)
+        await svc.create(CreateRequest("app"))
+        creating = {"n" * 64}
+        svc.container_known = lambda cid: cid in creating or cid == CONTAINERS["c1"].id
+        new = ContainerRef("n" * 64, "new", False, 0, "app")
+        await svc.join_created(new, "app")
+        await svc.join_created(CONTAINERS["c1"], "app")
+        rec = await svc.inspect("app")
+        assert set(rec.endpoints) == {"n" * 64, CONTAINERS["c1"].id}
+        creating.clear()  # the create failed: its endpoint goes at the next look
+        await svc.disconnect("app", CONTAINERS["c1"].id)
+        await svc.join_created(CONTAINERS["c1"], "app")
+        assert set((await svc.inspect("app")).endpoints) == {CONTAINERS["c1"].id}
 
     asyncio.run(main())
