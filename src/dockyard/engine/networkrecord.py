@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import secrets
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,6 +38,11 @@ PREDEFINED = ("bridge", "host", "none")
 # the drivers of the predefined networks; only "bridge" networks can be created
 DRIVERS = {"bridge": "bridge", "host": "host", "none": "null"}
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+
+
+def new_id() -> str:
+    """A network's or an endpoint's id: 64 hex digits, as dockerd's."""
+    return secrets.token_hex(32)
 
 
 def parse_mtu(value: str, what: str = MTU_OPTION) -> int:
