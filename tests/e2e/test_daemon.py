@@ -9,8 +9,10 @@ import stat
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from dockyard.testing.daemon import Daemon, ping
+from dockyard.testing.names import unique
 
 
 def test_docker_version(daemon: Daemon) -> None:
@@ -205,11 +207,21 @@ def test_a_spare_shim_waits_and_goes_with_the_daemon() -> None:
 
 def test_cleanup_after_a_killed_daemon_leaves_nothing() -> None:
     """The test toolkit's cleanup after a test that failed half-way: the daemon SIGKILLed
-    with a container running (its shim and process live on) — nothing of it remains."""
+    with a container running on a network (its shim, process and bridge live on) —
+    nothing of it remains."""
+    forwarding = Path("/proc/sys/net/ipv4/ip_forward")
+    before = forwarding.read_text()  # a bridge network's daemon turns forwarding on
     d = Daemon.start()
-    d.docker("run", "-d", "busybox", "sleep", "300")
-    d.kill()
-    d.cleanup()
+    try:
+        net = d.docker("network", "create", "--subnet", "10.224.9.0/24", unique("net")).stdout
+        d.docker("run", "-d", "--network", net.strip(), "busybox", "sleep", "300")
+        bridge = "dy-" + net.strip()[:12]
+        assert os.path.isdir(f"/sys/class/net/{bridge}")
+        d.kill()
+    finally:
+        d.cleanup()
+        forwarding.write_text(before)
+    assert not os.path.exists(f"/sys/class/net/{bridge}")
     argv = ["pgrep", "-f", str(d.dir)]
     left = subprocess.run(argv, capture_output=True, text=True, check=False).stdout
     assert left == ""

@@ -66,7 +66,8 @@ def main() -> int:
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=False)
     for line in links.stdout.splitlines():
         name = line.split(":")[1].strip().split("@")[0]
-        if name.startswith(PREFIX):
+        # "dyt-…", and the test bridges whose names IFNAMSIZ keeps short ("dyt<hex>")
+        if name.startswith(PREFIX.rstrip("-")):
             subprocess.run(["ip", "link", "delete", name], check=False)
             print(f"removed link {name}")
     return 0

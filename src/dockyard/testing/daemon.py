@@ -304,6 +304,17 @@ class Daemon:
             found = [pid for pid in found if _alive(pid)]
             time.sleep(0.02)
 
+    def _delete_bridges(self) -> None:
+        """The Linux bridges of this daemon's networks, which a test that failed before
+        its ``network rm`` leaves on the host."""
+        for record in (self.data_root / "networks").glob("*/network.json"):
+            try:
+                name = str(json.loads(record.read_text()).get("bridge") or "")
+            except (OSError, ValueError):
+                continue
+            if name and os.path.isdir(f"/sys/class/net/{name}/bridge"):
+                subprocess.run(["ip", "link", "del", name], capture_output=True, check=False)
+
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
@@ -316,6 +327,7 @@ class Daemon:
         with contextlib.suppress(FileNotFoundError):
             self.sock.unlink()
         self._kill_leftovers()
+        self._delete_bridges()
         manager_for(self.cgroup_parent).destroy()
         unmount_under(self.dir)  # rootfs and volume mounts their shims did not undo
         shutil.rmtree(self.dir, ignore_errors=True)
