@@ -211,7 +211,9 @@ def test_cleanup_after_a_killed_daemon_leaves_nothing() -> None:
     nothing of it remains."""
     forwarding = Path("/proc/sys/net/ipv4/ip_forward")
     before = forwarding.read_text()  # a bridge network's daemon turns forwarding on
-    d = Daemon.start()
+    # --iptables=false: a SIGKILLed daemon cannot take its firewall chains along, and the
+    # chains are shared with every other daemon of this host
+    d = Daemon.start("--iptables=false")
     try:
         net = d.docker("network", "create", "--subnet", "10.224.9.0/24", unique("net")).stdout
         d.docker("run", "-d", "--network", net.strip(), "busybox", "sleep", "300")
