@@ -11,8 +11,7 @@ import subprocess
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from bench.cases.containers import _image
-from bench.cases.daemon import DOCKER_20, DOCKYARD_CLI, _daemons, _failing
+from bench.cases.daemon import DOCKER_20, DOCKYARD_CLI, _daemons, _failing, import_busybox
 from bench.harness import Contender, Failed, case, run_command
 from dockyard.testing.dockerd import Dockerd
 
@@ -55,7 +54,7 @@ def _docker_build(host: str, *args: str) -> None:
 
 def _builds(tmp: Path, *flags: str) -> Iterator[Sequence[Contender]]:
     with _daemons(tmp) as (ours, theirs):
-        image = _image(tmp, ours, theirs)
+        image = import_busybox(tmp, ours, theirs)
         ctx = _context(tmp, image)
         ours_args = [DOCKYARD_CLI, "-H", ours.url, "build", "-q", "-t", "bench-build", *flags]
         run_command([*ours_args, str(ctx)], timeout=120)  # warm the cache for "cached"

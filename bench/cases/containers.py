@@ -12,28 +12,19 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from bench.cases.daemon import DOCKER_20, DOCKYARD_CLI, _daemons, _failing, _rss_tree
+from bench.cases.daemon import (
+    DOCKER_20,
+    DOCKYARD_CLI,
+    _daemons,
+    _failing,
+    _rss_tree,
+    import_busybox,
+)
 from bench.harness import Contender, Failed, case, run_command
-from dockyard.testing.daemon import Daemon
 from dockyard.testing.dockerd import Dockerd
-from dockyard.testing.names import unique
-from dockyard.testing.rootfs import make_busybox_rootfs
 
 COUNT = 20
 START_TIMEOUT = 120.0
-
-
-def _image(tmp: Path, ours: Daemon, theirs: Dockerd | str) -> str:
-    rootfs = make_busybox_rootfs(tmp / "rootfs")
-    archive = tmp / "rootfs.tar"
-    subprocess.run(
-        ["tar", "--numeric-owner", "-C", str(rootfs), "-cf", str(archive), "."], check=True
-    )
-    image = f"{unique('bench')}:latest"
-    run_command([DOCKYARD_CLI, "-H", ours.url, "import", str(archive), image], timeout=120)
-    if isinstance(theirs, Dockerd):
-        theirs.cli("import", str(archive), image)
-    return image
 
 
 def _start_all(cli: Sequence[str], image: str) -> float:
@@ -99,7 +90,7 @@ def _both(
     figure."""
     with _daemons(tmp) as (ours, theirs):
         assert ours.proc is not None
-        image = _image(tmp, ours, theirs)
+        image = import_busybox(tmp, ours, theirs)
         ours_cli = [DOCKYARD_CLI, "-H", ours.url]
         ours_pid = ours.proc.pid
 
@@ -157,7 +148,7 @@ def rss_with_containers(tmp: Path) -> Iterator[Sequence[Contender]]:
 def ps_with_containers(tmp: Path) -> Iterator[Sequence[Contender]]:
     """``<cli> ps`` while COUNT containers run (started once, before the timed runs)."""
     with _daemons(tmp) as (ours, theirs):
-        image = _image(tmp, ours, theirs)
+        image = import_busybox(tmp, ours, theirs)
         ours_cli = [DOCKYARD_CLI, "-H", ours.url]
         _start_all(ours_cli, image)
         contenders = [Contender("dockyard", lambda: run_command([*ours_cli, "ps"]))]

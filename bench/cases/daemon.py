@@ -55,8 +55,9 @@ def _daemons(tmp: Path) -> Iterator[tuple[Daemon, Dockerd | str]]:
         ours.cleanup()
 
 
-def _import_busybox(tmp: Path, ours: Daemon, theirs: Dockerd | str) -> None:
-    """One small image in each daemon, so that ``images`` has a row to print."""
+def import_busybox(tmp: Path, ours: Daemon, theirs: Dockerd | str | None) -> str:
+    """One small busybox image, imported into dockyardd and (when it runs) dockerd under
+    the same new name; the name."""
     rootfs = make_busybox_rootfs(tmp / "rootfs")
     archive = tmp / "rootfs.tar"
     subprocess.run(
@@ -66,6 +67,7 @@ def _import_busybox(tmp: Path, ours: Daemon, theirs: Dockerd | str) -> None:
     run_command([DOCKYARD_CLI, "-H", ours.url, "import", str(archive), name], timeout=120)
     if isinstance(theirs, Dockerd):
         theirs.cli("import", str(archive), name)
+    return name
 
 
 def _cli_contenders(tmp: Path, ours: Daemon, theirs: Dockerd | str, *args: str) -> list[Contender]:
@@ -95,7 +97,7 @@ def cli_version(tmp: Path) -> Iterator[Sequence[Contender]]:
 def cli_images(tmp: Path) -> Iterator[Sequence[Contender]]:
     """``<cli> -H unix://<sock> images``, with one busybox image in each daemon."""
     with _daemons(tmp) as (ours, theirs):
-        _import_busybox(tmp, ours, theirs)
+        import_busybox(tmp, ours, theirs)  # so that ``images`` has a row to print
         yield _cli_contenders(tmp, ours, theirs, "images")
 
 

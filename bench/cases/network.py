@@ -23,12 +23,11 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from bench.cases.daemon import DOCKER_20, DOCKYARD_CLI, _failing
+from bench.cases.daemon import DOCKER_20, DOCKYARD_CLI, _failing, import_busybox
 from bench.harness import Contender, Failed, case, run_command
 from dockyard.testing.daemon import Daemon, own_bridge, running
 from dockyard.testing.dockerd import Dockerd, DockerdUnavailable
 from dockyard.testing.names import unique
-from dockyard.testing.rootfs import make_busybox_rootfs
 
 STREAM_BLOCKS = 4096  # of 64 KiB: 256 MiB a round
 BLOCK = 65536
@@ -50,19 +49,6 @@ def _private_dockerd() -> tuple[Dockerd | None, str]:
         return None, f"dockerd unavailable: {str(e).splitlines()[0]}"
 
 
-def _image(tmp: Path, ours: Daemon, theirs: Dockerd | None) -> str:
-    rootfs = make_busybox_rootfs(tmp / "rootfs")
-    archive = tmp / "rootfs.tar"
-    subprocess.run(
-        ["tar", "--numeric-owner", "-C", str(rootfs), "-cf", str(archive), "."], check=True
-    )
-    image = f"{unique('bench')}:latest"
-    run_command([DOCKYARD_CLI, "-H", ours.url, "import", str(archive), image], timeout=120)
-    if theirs is not None:
-        theirs.cli("import", str(archive), image)
-    return image
-
-
 @case("network run --rm busybox true on the default bridge")
 def run_on_bridge(tmp: Path) -> Iterator[Sequence[Contender]]:
     """``<cli> run --rm <busybox> true`` with the daemon's default bridge network: a veth
@@ -70,7 +56,7 @@ def run_on_bridge(tmp: Path) -> Iterator[Sequence[Contender]]:
     with _bridged_daemon() as (ours, _):
         theirs, why = _private_dockerd()
         try:
-            image = _image(tmp, ours, theirs)
+            image = import_busybox(tmp, ours, theirs)
             mine = [DOCKYARD_CLI, "-H", ours.url, "run", "--rm", image, "true"]
             contenders = [Contender("dockyard", lambda: run_command(mine))]
             if theirs is None:
@@ -161,7 +147,7 @@ def stream_on_bridge(tmp: Path) -> Iterator[Sequence[Contender]]:
         engines: list[list[str]] = [[DOCKYARD_CLI, "-H", ours.url]]
         rx, tx = unique("rx"), unique("tx")
         try:
-            image = _image(tmp, ours, theirs)
+            image = import_busybox(tmp, ours, theirs)
             if theirs is not None:
                 config = tmp / "docker-config"
                 config.mkdir(exist_ok=True)

@@ -247,11 +247,12 @@ class NetworkService(NetworkEndpoints):
         return pool.pool if pool else None
 
     def endpoints_of(self, container_id: str) -> dict[str, tuple[NetworkRecord, EndpointRecord]]:
-        """Network name -> (network, endpoint) for one container (its NetworkSettings)."""
+        """Network name -> (network, endpoint) for one container (its NetworkSettings).
+        Also called from a container start's worker thread: it iterates copies."""
         return {
-            r.name: (r, r.endpoints[container_id])
-            for r in self._records.values()
-            if container_id in r.endpoints
+            r.name: (r, ep)
+            for r in list(self._records.values())
+            if (ep := r.endpoints.get(container_id)) is not None
         }
 
     # -- create / remove ---------------------------------------------------------------
